@@ -1,0 +1,35 @@
+-- Events per item before each snapshot's cutoff: counts in windows ending at the cutoff
+-- (var popularity_window_days), unique users, a short-vs-long trend, recency and age.
+-- One row per snapshot and item with any visible event.
+with
+events as (select * from {{ ref('int_events_before_cutoff') }}),
+items as (select item_id, created_at from {{ ref('int_items_clean') }}),
+
+counted as (
+    select
+        snapshot,
+        cutoff_ts,
+        item_id,
+        {% for days in var('popularity_window_days') -%}
+        count(*) filter (where age_days <= {{ days }}) as events_{{ days }}d,
+        {% endfor -%}
+        count(distinct user_id) filter (where age_days <= 30) as users_30d,
+        count(*) as events_total,
+        count(distinct user_id) as unique_users,
+        min(event_ts) as first_event_ts,
+        min(age_days) as days_since_last_event
+    from events
+    group by snapshot, cutoff_ts, item_id
+),
+
+popularity as (
+    select
+        counted.*,
+        -- daily rate over the last 7 days vs the last 30: > 1 = rising
+        (counted.events_7d / 7.0) / ((counted.events_30d + 1) / 30.0) as trend_7d_30d,
+        {{ days_between('least(coalesce(items.created_at, counted.first_event_ts), counted.first_event_ts)', 'counted.cutoff_ts') }} as age_days
+    from counted
+    left join items on counted.item_id = items.item_id
+)
+
+select * from popularity

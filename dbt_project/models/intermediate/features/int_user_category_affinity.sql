@@ -1,0 +1,23 @@
+-- Share of each user's events per category before the cutoff (category_rank 1 = favourite).
+-- One row per snapshot, user and category.
+with
+events as (select * from {{ ref('int_events_before_cutoff') }}),
+items as (select item_id, category from {{ ref('int_items_clean') }}),
+
+counted as (
+    select events.snapshot, events.user_id, items.category, count(*) as events
+    from events
+    inner join items on events.item_id = items.item_id
+    group by events.snapshot, events.user_id, items.category
+),
+
+shared as (
+    select
+        *,
+        events / sum(events) over (partition by snapshot, user_id) as share,
+        count(*) over (partition by snapshot, user_id) as category_count,
+        row_number() over (partition by snapshot, user_id order by events desc, category) as category_rank
+    from counted
+)
+
+select * from shared

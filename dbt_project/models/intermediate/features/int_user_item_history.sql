@@ -1,0 +1,22 @@
+-- What each user did with each item before the cutoff: how often, how recently, and a
+-- recency-weighted count (half-life var recency_half_life_days). One row per snapshot, user
+-- and item. The base of the repurchase generator and the user_item_ features.
+with
+events as (select * from {{ ref('int_events_before_cutoff') }}),
+
+history as (
+    select
+        snapshot,
+        cutoff_ts,
+        user_id,
+        item_id,
+        count(*) as times_bought,
+        sum(quantity) as quantity,
+        min(age_days) as days_since_last,
+        max(age_days) as days_since_first,
+        sum(exp(-ln(2) * age_days / {{ var('recency_half_life_days') }})) as recency_weight
+    from events
+    group by snapshot, cutoff_ts, user_id, item_id
+)
+
+select * from history

@@ -1,0 +1,40 @@
+-- One row per snapshot: its cutoff (features see only events strictly before it) and the end
+-- of its label window [cutoff_ts, label_end_ts). train (train_2, ... rolling back), test, serve.
+-- Cutoffs come from vars or default to the 0.8 / 0.9 quantiles of event time, at midnight.
+with
+events as (select event_ts from {{ ref('int_interactions_clean') }}),
+
+bounds as (
+    select
+        max(event_ts) as end_ts,
+        {% if var('train_cutoff') -%}
+        cast('{{ var("train_cutoff") }}' as timestamp)
+        {%- else -%}
+        date_trunc('day', quantile_cont(event_ts, 0.8))
+        {%- endif %} as train_cutoff_ts,
+        {% if var('test_cutoff') -%}
+        cast('{{ var("test_cutoff") }}' as timestamp)
+        {%- else -%}
+        date_trunc('day', quantile_cont(event_ts, 0.9))
+        {%- endif %} as test_cutoff_ts
+    from events
+),
+
+snapshots as (
+    {% for k in range(var('train_snapshots')) -%}
+    select
+        '{{ "train" if k == 0 else "train_" ~ (k + 1) }}' as snapshot,
+        'train' as split,
+        train_cutoff_ts - {{ k }} * (test_cutoff_ts - train_cutoff_ts) as cutoff_ts,
+        train_cutoff_ts - {{ k - 1 }} * (test_cutoff_ts - train_cutoff_ts) as label_end_ts
+    from bounds
+    union all
+    {% endfor -%}
+    select 'test', 'test', test_cutoff_ts, {{ dbt.dateadd('second', 1, 'end_ts') }}
+    from bounds
+    union all
+    select 'serve', 'serve', {{ dbt.dateadd('second', 1, 'end_ts') }}, cast(null as timestamp)
+    from bounds
+)
+
+select * from snapshots

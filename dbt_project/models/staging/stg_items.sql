@@ -1,0 +1,48 @@
+-- The catalog renamed and cast to the input contract. With items_path: false (no catalog),
+-- items are the distinct ids of the log, titled by their id.
+{%- set has_catalog = var('items_path') is not false %}
+
+{%- if has_catalog %}
+{%- set relation = source('raw', 'items') -%}
+{%- set cols = column_map('items') -%}
+{%- set available = raw_columns(relation) %}
+
+with
+source as (select * from {{ relation }}),
+
+renamed as (
+    select
+        row_number() over () as raw_row_id,
+        {{ id_text(mapped_column(cols, available, 'item_id', 'items', relation, required=true)) }} as item_id,
+        cast({{ mapped_column(cols, available, 'title', 'items', relation) }} as varchar) as title,
+        cast({{ mapped_column(cols, available, 'description', 'items', relation) }} as varchar) as description,
+        cast({{ mapped_column(cols, available, 'category', 'items', relation) }} as varchar) as category,
+        cast({{ mapped_column(cols, available, 'brand', 'items', relation) }} as varchar) as brand,
+        {{ mapped_column(cols, available, 'price', 'items', relation, cast_to='double') }} as price,
+        {{ parse_timestamp(mapped_column(cols, available, 'created_at', 'items', relation), 'auto') }} as created_at
+    from source
+)
+
+select * from renamed
+
+{%- else %}
+
+with
+interactions as (select item_id from {{ ref('stg_interactions') }} where item_id is not null),
+
+from_log as (
+    select
+        row_number() over (order by item_id) as raw_row_id,
+        item_id,
+        'item ' || item_id as title,
+        cast(null as varchar) as description,
+        cast(null as varchar) as category,
+        cast(null as varchar) as brand,
+        cast(null as double) as price,
+        cast(null as timestamp) as created_at
+    from interactions
+    group by item_id
+)
+
+select * from from_log
+{%- endif %}

@@ -1,0 +1,38 @@
+-- Users renamed and cast to the input contract. With users_path: false (no users file),
+-- users are the distinct ids of the log, with no attributes.
+{%- set has_users = var('users_path') is not false %}
+
+{%- if has_users %}
+{%- set relation = source('raw', 'users') -%}
+{%- set cols = column_map('users') -%}
+{%- set available = raw_columns(relation) %}
+
+with
+source as (select * from {{ relation }}),
+
+renamed as (
+    select
+        {{ id_text(mapped_column(cols, available, 'user_id', 'users', relation, required=true)) }} as user_id,
+        {{ parse_timestamp(mapped_column(cols, available, 'signup_date', 'users', relation), 'auto') }} as signup_ts,
+        cast({{ mapped_column(cols, available, 'segment', 'users', relation) }} as varchar) as segment
+    from source
+)
+
+select * from renamed
+
+{%- else %}
+
+with
+interactions as (select user_id from {{ ref('stg_interactions') }} where user_id is not null),
+
+from_log as (
+    select
+        user_id,
+        cast(null as timestamp) as signup_ts,
+        cast(null as varchar) as segment
+    from interactions
+    group by user_id
+)
+
+select * from from_log
+{%- endif %}

@@ -1,0 +1,43 @@
+"""Where recsql keeps its runtime state.
+
+Everything lives under one warehouse folder (git-ignored) so a user can delete it to
+start over. ``RECSQL_WAREHOUSE`` moves the folder (tests point it at a temp dir);
+``RECSQL_DB`` overrides just the DuckDB file. dbt's ``profiles.yml`` reads the same
+variables, so dbt, the plugin and the CLI always agree on the paths.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def warehouse_dir() -> Path:
+    """The runtime folder: ``$RECSQL_WAREHOUSE`` or ``./warehouse``."""
+    return Path(os.environ.get("RECSQL_WAREHOUSE", "warehouse"))
+
+
+def db_path() -> Path:
+    """The DuckDB file dbt builds and the CLI reads."""
+    explicit = os.environ.get("RECSQL_DB")
+    return Path(explicit) if explicit else warehouse_dir() / "recsql.duckdb"
+
+
+def raw_dir() -> Path:
+    return warehouse_dir() / "raw"
+
+
+def embedding_cache_dir() -> Path:
+    return warehouse_dir() / "cache" / "embeddings"
+
+
+def index_dir() -> Path:
+    return warehouse_dir() / "indexes"
+
+
+def models_dir() -> Path:
+    return warehouse_dir() / "models"
+
+
+def exports_dir() -> Path:
+    return warehouse_dir() / "exports"
