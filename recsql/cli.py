@@ -36,3 +36,21 @@ def cli() -> None:
       recsql score             # top-N per user into the recommendations table
       recsql export            # Parquet copies for BI tools
     """
+
+
+@cli.command()
+@db_option
+def summary(db: Path | None) -> None:
+    """Print what `dbt build` made: row counts, quarantine reasons, candidate recall.
+
+    \b
+    Example:  recsql summary --db warehouse/recsql.duckdb
+    """
+    from recsql import summary as summaries
+
+    path = resolve_db(db)
+    if not path.exists():
+        raise click.ClickException(
+            f"{path} does not exist: run `dbt build --project-dir dbt_project --profiles-dir .` first"
+        )
+    click.echo(summaries.format_summary(summaries.summarise_build(path)))

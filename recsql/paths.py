@@ -28,7 +28,13 @@ def raw_dir() -> Path:
 
 
 def embedding_cache_dir() -> Path:
-    return warehouse_dir() / "cache" / "embeddings"
+    """Cached vectors: ``$RECSQL_CACHE`` or ``<warehouse>/cache/embeddings``.
+
+    Kept apart from the DuckDB file so it survives a deleted file or ``--full-refresh``; the
+    override lets several warehouses (tests, benchmarks) share one cache.
+    """
+    explicit = os.environ.get("RECSQL_CACHE")
+    return Path(explicit) if explicit else warehouse_dir() / "cache" / "embeddings"
 
 
 def index_dir() -> Path:

@@ -1,0 +1,49 @@
+# The doors into the project. Everything runs from the repo root inside .venv.
+VENV ?= .venv
+BIN := $(VENV)/bin
+DBT := $(BIN)/dbt
+DBT_ARGS := --project-dir dbt_project --profiles-dir .
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo build test lint bench docs clean
+
+install: $(VENV)/.installed
+
+# torch first, pinned: the CPU build lies on disk; an unpinned torch pulls a multi-GB CUDA build
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install  ## demo data -> dbt build -> train -> score -> export -> what it made
+	$(BIN)/recsql demo-data
+	$(DBT) build $(DBT_ARGS)
+	$(BIN)/recsql summary
+	$(BIN)/recsql train
+	$(BIN)/recsql score
+	$(BIN)/recsql export
+	$(BIN)/recsql show
+
+build: install  ## dbt build on whatever the vars point at
+	$(DBT) build $(DBT_ARGS)
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install  ## slow: writes JSON figures to benchmarks/results/
+	$(BIN)/python benchmarks/bench_dbt.py
+	$(BIN)/python benchmarks/bench_embeddings.py
+	$(BIN)/python benchmarks/bench_training.py
+
+docs: install
+	$(DBT) docs generate $(DBT_ARGS)
+
+clean:
+	rm -rf warehouse/recsql.duckdb warehouse/raw warehouse/models warehouse/exports dbt_project/target

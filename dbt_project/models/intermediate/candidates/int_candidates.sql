@@ -1,0 +1,31 @@
+-- The union of all generators: one row per snapshot, user and item that any generator
+-- proposed and that exists at the cutoff, with each generator's score and rank (null when
+-- that generator did not propose it).
+with
+proposed as (
+    {% for generator in candidate_generators() -%}
+    select snapshot, user_id, item_id, generator, score, generator_rank
+    from {{ ref(generator['model']) }}
+    {{ 'union all' if not loop.last }}
+    {% endfor %}
+),
+
+available as (select snapshot, item_id from {{ ref('int_available_items') }}),
+
+pivoted as (
+    select
+        proposed.snapshot,
+        proposed.user_id,
+        proposed.item_id,
+        {% for name in candidate_generator_names() -%}
+        max(case when proposed.generator = '{{ name }}' then proposed.score end) as gen_{{ name }}_score,
+        min(case when proposed.generator = '{{ name }}' then proposed.generator_rank end) as gen_{{ name }}_rank,
+        {% endfor -%}
+        count(distinct proposed.generator) as gen_count
+    from proposed
+    inner join available
+        on proposed.snapshot = available.snapshot and proposed.item_id = available.item_id
+    group by proposed.snapshot, proposed.user_id, proposed.item_id
+)
+
+select * from pivoted

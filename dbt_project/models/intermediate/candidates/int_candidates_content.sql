@@ -1,0 +1,1 @@
+select cast(null as varchar) as snapshot, cast(null as varchar) as user_id, cast(null as varchar) as item_id, 'content' as generator, cast(null as double) as score, cast(null as bigint) as generator_rank where false

@@ -1,0 +1,50 @@
+-- Recent best sellers within each of the user's favourite categories before the cutoff,
+-- scored by the user's share of that category times the item's recent popularity.
+with
+users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
+affinity as (
+    select * from {{ ref('int_user_category_affinity') }}
+    where category_rank <= {{ var('favourite_categories') }}
+),
+popularity as (select * from {{ ref('int_item_popularity') }}),
+items as (select item_id, category from {{ ref('int_items_clean') }}),
+
+ranked_in_category as (
+    select
+        popularity.snapshot,
+        items.category,
+        popularity.item_id,
+        popularity.events_7d + popularity.events_30d / 30.0 as recent_score,
+        row_number() over (
+            partition by popularity.snapshot, items.category
+            order by popularity.events_7d desc, popularity.events_30d desc, popularity.item_id
+        ) as category_rank
+    from popularity
+    inner join items on popularity.item_id = items.item_id
+),
+
+scored as (
+    select
+        users.snapshot,
+        users.user_id,
+        ranked_in_category.item_id,
+        affinity.share * ln(1 + ranked_in_category.recent_score) as score
+    from users
+    inner join affinity
+        on users.snapshot = affinity.snapshot and users.user_id = affinity.user_id
+    inner join ranked_in_category
+        on affinity.snapshot = ranked_in_category.snapshot
+        and affinity.category = ranked_in_category.category
+    where ranked_in_category.category_rank <= {{ var('candidates_popular_category') }}
+),
+
+candidates as (
+    select
+        snapshot, user_id, item_id,
+        'popular_category' as generator,
+        score,
+        row_number() over (partition by snapshot, user_id order by score desc, item_id) as generator_rank
+    from scored
+)
+
+select * from candidates

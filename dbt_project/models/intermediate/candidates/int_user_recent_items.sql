@@ -1,0 +1,26 @@
+-- Each user's last recent_items distinct items before the cutoff, with a recency weight:
+-- the seeds of the covisit and content generators and of the sim_recent_ features.
+with
+users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
+history as (select * from {{ ref('int_user_item_history') }}),
+
+ranked as (
+    select
+        history.snapshot,
+        history.user_id,
+        history.item_id,
+        history.days_since_last,
+        exp(-ln(2) * history.days_since_last / {{ var('recency_half_life_days') }}) as recency_weight,
+        row_number() over (
+            partition by history.snapshot, history.user_id
+            order by history.days_since_last, history.item_id
+        ) as recency_rank
+    from history
+    inner join users on history.snapshot = users.snapshot and history.user_id = users.user_id
+),
+
+recent as (
+    select * from ranked where recency_rank <= {{ var('recent_items') }}
+)
+
+select * from recent

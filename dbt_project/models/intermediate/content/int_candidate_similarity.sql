@@ -1,0 +1,1 @@
+select cast(null as varchar) as snapshot, cast(null as varchar) as user_id, cast(null as varchar) as item_id, cast(null as double) as sim_profile, cast(null as double) as sim_recent_max, cast(null as double) as sim_recent_mean, cast(null as varchar) as similar_to_title where false

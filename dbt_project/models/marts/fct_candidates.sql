@@ -1,0 +1,104 @@
+-- The ranker's table: one row per snapshot, user and candidate item, with every feature as of
+-- the snapshot's cutoff (all inputs read history through int_events_before_cutoff) and the
+-- label from the snapshot's window (null on serve rows). `recsql train` reads the feature
+-- columns listed in ranker_features.
+with
+candidates as (select * from {{ ref('int_candidates') }}),
+snapshots as (select snapshot, split, cutoff_ts from {{ ref('int_snapshots') }}),
+items as (select * from {{ ref('int_items_clean') }}),
+popularity as (select * from {{ ref('int_item_popularity') }}),
+users as (select * from {{ ref('int_user_aggregates') }}),
+user_items as (select * from {{ ref('int_user_item_history') }}),
+categories as (select snapshot, user_id, category, share from {{ ref('int_user_category_affinity') }}),
+brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}),
+similarity as (select * from {{ ref('int_candidate_similarity') }}),
+labels as (select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}),
+
+features as (
+    select
+        candidates.snapshot,
+        snapshots.split,
+        snapshots.cutoff_ts,
+        candidates.user_id,
+        candidates.item_id,
+        -- item_: popularity before the cutoff
+        {% for days in var('popularity_window_days') -%}
+        coalesce(popularity.events_{{ days }}d, 0) as item_events_{{ days }}d,
+        {% endfor -%}
+        coalesce(popularity.events_total, 0) as item_events_total,
+        coalesce(popularity.users_30d, 0) as item_users_30d,
+        coalesce(popularity.unique_users, 0) as item_unique_users,
+        coalesce(popularity.trend_7d_30d, 0) as item_trend_7d_30d,
+        popularity.days_since_last_event as item_days_since_last_event,
+        coalesce(
+            popularity.age_days,
+            {{ days_between('items.created_at', 'snapshots.cutoff_ts') }}
+        ) as item_age_days,
+        items.price as item_price,
+        -- user_: behaviour before the cutoff (null for users without history)
+        coalesce(users.events, 0) as user_events,
+        coalesce(users.events_30d, 0) as user_events_30d,
+        coalesce(users.distinct_items, 0) as user_distinct_items,
+        coalesce(users.orders, 0) as user_orders,
+        users.days_since_last_event as user_days_since_last_event,
+        users.tenure_days as user_tenure_days,
+        users.avg_price as user_avg_price,
+        users.price_std as user_price_std,
+        users.repurchase_rate as user_repurchase_rate,
+        users.top_category_share as user_top_category_share,
+        coalesce(users.category_count, 0) as user_category_count,
+        -- user_item_: this user with this item, its category and brand
+        coalesce(user_items.times_bought, 0) as user_item_times_bought,
+        user_items.days_since_last as user_item_days_since_last,
+        coalesce(user_items.recency_weight, 0) as user_item_recency_weight,
+        coalesce(categories.share, 0) as user_item_category_share,
+        coalesce(brands.share, 0) as user_item_brand_share,
+        items.price / nullif(users.avg_price, 0) as user_item_price_ratio,
+        -- sim_: text similarity of the item to the user's profile and recent items
+        similarity.sim_profile,
+        similarity.sim_recent_max,
+        similarity.sim_recent_mean,
+        -- gen_: which generators proposed it, how they scored and ranked it
+        {% for name in candidate_generator_names() -%}
+        candidates.gen_{{ name }}_score,
+        candidates.gen_{{ name }}_rank,
+        {% endfor -%}
+        candidates.gen_count,
+        -- for people: what the item is, and what it resembles in the user's history
+        items.title,
+        items.category,
+        items.brand,
+        similarity.similar_to_title,
+        -- the label: in the user's window after the cutoff (null where there is no window)
+        case when snapshots.split = 'serve' then null when labels.item_id is null then 0 else 1 end as label,
+        case when snapshots.split = 'serve' then null else coalesce(labels.label_grade, 0) end as label_grade
+    from candidates
+    inner join snapshots on candidates.snapshot = snapshots.snapshot
+    inner join items on candidates.item_id = items.item_id
+    left join popularity
+        on candidates.snapshot = popularity.snapshot and candidates.item_id = popularity.item_id
+    left join users
+        on candidates.snapshot = users.snapshot and candidates.user_id = users.user_id
+    left join user_items
+        on candidates.snapshot = user_items.snapshot
+        and candidates.user_id = user_items.user_id
+        and candidates.item_id = user_items.item_id
+    left join categories
+        on candidates.snapshot = categories.snapshot
+        and candidates.user_id = categories.user_id
+        and items.category = categories.category
+    left join brands
+        on candidates.snapshot = brands.snapshot
+        and candidates.user_id = brands.user_id
+        and items.brand = brands.brand
+    left join similarity
+        on candidates.snapshot = similarity.snapshot
+        and candidates.user_id = similarity.user_id
+        and candidates.item_id = similarity.item_id
+    left join labels
+        on candidates.snapshot = labels.snapshot
+        and candidates.user_id = labels.user_id
+        and candidates.item_id = labels.item_id
+)
+
+select * from features
