@@ -1,5 +1,13 @@
-{#- Ids as trimmed text, whatever their raw type: ints and strings join alike, '12.0'
-    (a float id written by pandas next to a null) becomes '12', and '' becomes null. -#}
-{% macro id_text(column) %}
+{#- Ids as trimmed text, whatever their raw type, so ints and strings join alike: integers
+    cast directly, floats lose a trailing '.0' (an id column pandas wrote next to a null),
+    text is trimmed and '' becomes null. -#}
+{% macro id_text(column, raw_type='') %}
+  {%- if raw_type in ('BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT') -%}
+    cast({{ column }} as varchar)
+  {%- elif raw_type in ('DOUBLE', 'FLOAT') or raw_type.startswith('DECIMAL') -%}
+    case when {{ column }} = floor({{ column }}) then cast(cast({{ column }} as hugeint) as varchar)
+         else cast({{ column }} as varchar) end
+  {%- else -%}
     nullif(regexp_replace(trim(cast({{ column }} as varchar)), '^(-?[0-9]+)\.0+$', '\1'), '')
+  {%- endif -%}
 {% endmacro %}

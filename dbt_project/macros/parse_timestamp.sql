@@ -1,29 +1,42 @@
 {#- Any common time encoding -> TIMESTAMP (naive, read as UTC); null when it cannot be read,
     so cleaning can quarantine the row with reason 'invalid_event_ts'.
-    auto: timestamps, dates, ISO text, epoch seconds or milliseconds (numbers >= 1e11 are ms). -#}
-{% macro parse_timestamp(column, fmt='auto') %}
-  {{ return(adapter.dispatch('parse_timestamp', 'recsql')(column, fmt)) }}
+    fmt auto: timestamps and dates cast directly; numbers are epoch seconds, or milliseconds
+    from 1e11 up; text is ISO (or a number in text). Otherwise epoch_s, epoch_ms, or a
+    strptime format for text. raw_type (from raw_columns) picks the cheap path. -#}
+{% macro parse_timestamp(column, fmt='auto', raw_type='') %}
+  {{ return(adapter.dispatch('parse_timestamp', 'recsql')(column, fmt, raw_type)) }}
 {% endmacro %}
 
-{% macro default__parse_timestamp(column, fmt) %}
+{% macro default__parse_timestamp(column, fmt, raw_type) %}
+  {%- set numeric_types = ('BIGINT', 'INTEGER', 'SMALLINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'DOUBLE', 'FLOAT') -%}
   {%- set text = "trim(cast(" ~ column ~ " as varchar))" -%}
   {%- if fmt == 'epoch_s' -%}
-    make_timestamp(cast(try_cast({{ text }} as double) * 1000000 as bigint))
+    make_timestamp(cast(try_cast({{ column }} as double) * 1000000 as bigint))
   {%- elif fmt == 'epoch_ms' -%}
-    make_timestamp(cast(try_cast({{ text }} as double) * 1000 as bigint))
-  {%- elif fmt == 'auto' -%}
+    make_timestamp(cast(try_cast({{ column }} as double) * 1000 as bigint))
+  {%- elif fmt != 'auto' -%}
+    try_strptime({{ text }}, '{{ fmt }}')
+  {%- elif raw_type.startswith('TIMESTAMP WITH') -%}
+    cast(timezone('UTC', {{ column }}) as timestamp)
+  {%- elif raw_type.startswith('TIMESTAMP') or raw_type == 'DATE' -%}
+    cast({{ column }} as timestamp)
+  {%- elif raw_type in numeric_types or raw_type.startswith('DECIMAL') -%}
+    {{ epoch_to_timestamp('cast(' ~ column ~ ' as double)') }}
+  {%- else -%}
     case
         when regexp_full_match({{ text }}, '-?[0-9]+(\.[0-9]*)?')
-            then make_timestamp(cast(
-                try_cast({{ text }} as double)
-                * case when abs(try_cast({{ text }} as double)) >= 1e11 then 1000 else 1000000 end
-                as bigint))
+            then {{ epoch_to_timestamp('try_cast(' ~ text ~ ' as double)') }}
         else coalesce(
             try_cast({{ text }} as timestamp),
-            try_cast(try_cast({{ text }} as timestamptz) at time zone 'UTC' as timestamp)
+            cast(timezone('UTC', try_cast({{ text }} as timestamptz)) as timestamp)
         )
     end
-  {%- else -%}
-    try_strptime({{ text }}, '{{ fmt }}')
   {%- endif -%}
 {% endmacro %}
+
+{#- Epoch seconds, or milliseconds when the magnitude is at least 1e11 (year 5138 in seconds). -#}
+{% macro epoch_to_timestamp(number) -%}
+    make_timestamp(cast(
+        {{ number }} * case when abs({{ number }}) >= 1e11 then 1000 else 1000000 end
+        as bigint))
+{%- endmacro %}

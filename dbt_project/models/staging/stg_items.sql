@@ -13,13 +13,13 @@ source as (select * from {{ relation }}),
 renamed as (
     select
         row_number() over () as raw_row_id,
-        {{ id_text(mapped_column(cols, available, 'item_id', 'items', relation, required=true)) }} as item_id,
+        {{ id_text(mapped_column(cols, available, 'item_id', 'items', relation, required=true), mapped_type(cols, available, 'item_id')) }} as item_id,
         cast({{ mapped_column(cols, available, 'title', 'items', relation) }} as varchar) as title,
         cast({{ mapped_column(cols, available, 'description', 'items', relation) }} as varchar) as description,
         cast({{ mapped_column(cols, available, 'category', 'items', relation) }} as varchar) as category,
         cast({{ mapped_column(cols, available, 'brand', 'items', relation) }} as varchar) as brand,
         {{ mapped_column(cols, available, 'price', 'items', relation, cast_to='double') }} as price,
-        {{ parse_timestamp(mapped_column(cols, available, 'created_at', 'items', relation), 'auto') }} as created_at
+        {{ parse_timestamp(mapped_column(cols, available, 'created_at', 'items', relation), 'auto', mapped_type(cols, available, 'created_at')) }} as created_at
     from source
 )
 

@@ -12,8 +12,8 @@ source as (select * from {{ relation }}),
 
 renamed as (
     select
-        {{ id_text(mapped_column(cols, available, 'user_id', 'users', relation, required=true)) }} as user_id,
-        {{ parse_timestamp(mapped_column(cols, available, 'signup_date', 'users', relation), 'auto') }} as signup_ts,
+        {{ id_text(mapped_column(cols, available, 'user_id', 'users', relation, required=true), mapped_type(cols, available, 'user_id')) }} as user_id,
+        {{ parse_timestamp(mapped_column(cols, available, 'signup_date', 'users', relation), 'auto', mapped_type(cols, available, 'signup_date')) }} as signup_ts,
         cast({{ mapped_column(cols, available, 'segment', 'users', relation) }} as varchar) as segment
     from source
 )

@@ -1,7 +1,6 @@
 -- Every kept event paired with each snapshot it is visible to (macro visible_at): the single
--- door through which point-in-time models read history. A view: the join is cheap, the
--- materialised pairs would be snapshots x events.
-{{ config(materialized='view') }}
+-- door through which point-in-time models read history. A table: seven feature and candidate
+-- models read it, and the range join is cheaper done once than seven times.
 
 with
 events as (select * from {{ ref('int_interactions_clean') }}),
