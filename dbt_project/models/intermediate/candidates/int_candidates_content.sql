@@ -1,1 +1,50 @@
-select cast(null as varchar) as snapshot, cast(null as varchar) as user_id, cast(null as varchar) as item_id, 'content' as generator, cast(null as double) as score, cast(null as bigint) as generator_rank where false
+-- Items whose text is nearest to the user's taste: the hnswlib neighbours of the user's
+-- profile vector (recsql_nearest_items) and of their recent items (int_item_neighbours),
+-- scored by the best cosine similarity. Only items that exist at the cutoff survive the union.
+-- depends_on: {{ ref('int_item_neighbours') }}  (it builds the index the function searches)
+with
+profiles as (select * from {{ ref('int_user_profiles') }}),
+recent as (select * from {{ ref('int_user_recent_items') }}),
+neighbours as (select * from {{ ref('int_item_neighbours') }}),
+
+near_profile as (
+    select snapshot, user_id, nearest.item_id, nearest.similarity
+    from (
+        select
+            snapshot,
+            user_id,
+            unnest(recsql_nearest_items(profile, {{ var('candidates_content') }}, 'items')) as nearest
+        from profiles
+    ) as searched
+),
+
+near_recent as (
+    select recent.snapshot, recent.user_id, neighbours.neighbour_item_id as item_id, neighbours.similarity
+    from recent
+    inner join neighbours on recent.item_id = neighbours.item_id
+),
+
+scored as (
+    select snapshot, user_id, item_id, max(similarity) as score
+    from (
+        select * from near_profile
+        union all
+        select * from near_recent
+    ) as both_sources
+    group by snapshot, user_id, item_id
+),
+
+ranked as (
+    select
+        snapshot, user_id, item_id,
+        'content' as generator,
+        cast(score as double) as score,
+        row_number() over (partition by snapshot, user_id order by score desc, item_id) as generator_rank
+    from scored
+),
+
+candidates as (
+    select * from ranked where generator_rank <= {{ var('candidates_content') }}
+)
+
+select * from candidates

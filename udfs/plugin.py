@@ -1,0 +1,21 @@
+"""The dbt-duckdb plugin: registers recsql's Python functions on dbt's DuckDB connection.
+
+Named in profiles.yml (``module: udfs.plugin``); its optional ``model`` setting selects a
+local sentence-transformers folder instead of the bundled all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from recsql.functions import register_functions
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self.model = plugin_config.get("model") or None
+
+    def configure_connection(self, conn) -> None:
+        register_functions(conn, model=self.model)
