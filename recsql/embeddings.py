@@ -54,7 +54,20 @@ def configured_model(model: str | None = None) -> tuple[str, str]:
 
 def text_key(normalised: str) -> bytes:
     """16-byte hash of an already normalised text: the cache key within one model's folder."""
-    return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
+    return hashlib.blake2b(normalised.encode("utf-8"), digest_size=KEY_BYTES).digest()
+
+
+KEY_BYTES = 16
+
+
+def _keys_to_matrix(keys: Sequence[bytes]) -> np.ndarray:
+    """Keys as an (n, 16) uint8 matrix: numpy's bytes dtype would drop trailing zero bytes."""
+    return np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), KEY_BYTES)
+
+
+def _keys_from_matrix(matrix: np.ndarray) -> list[bytes]:
+    raw = matrix.tobytes()
+    return [raw[i : i + KEY_BYTES] for i in range(0, len(raw), KEY_BYTES)]
 
 
 def _checksum(keys: np.ndarray, vectors: np.ndarray) -> str:
@@ -102,16 +115,24 @@ class EmbeddingCache:
                 checksum = str(data["checksum"])
             if model_id != self.model_id:
                 return  # another model's vectors are never served
-            if vectors.shape != (len(keys), self.dimension) or checksum != _checksum(keys, vectors):
+            if (
+                keys.dtype != np.uint8
+                or keys.shape != (len(vectors), KEY_BYTES)
+                or vectors.shape != (len(keys), self.dimension)
+                or checksum != _checksum(keys, vectors)
+            ):
                 raise ValueError("checksum or shape mismatch")
         except FileNotFoundError:
             return  # compacted away by another process; its vectors live in the merged shard
         except Exception as error:  # noqa: BLE001 - any unreadable shard is handled the same way
             self._quarantine(shard, error)
             return
+        self._remember(_keys_from_matrix(keys), vectors)
+
+    def _remember(self, keys: list[bytes], vectors: np.ndarray) -> None:
         block = len(self._blocks)
         self._blocks.append(vectors)
-        for row, key in enumerate(keys.tolist()):
+        for row, key in enumerate(keys):
             self._rows[key] = (block, row)
 
     def _quarantine(self, shard: Path, error: Exception) -> None:
@@ -125,8 +146,8 @@ class EmbeddingCache:
             pass
 
     def _compact(self, shards: list[Path]) -> None:
-        keys = np.array(list(self._rows), dtype="S16")
-        self._write(keys, self.get(list(self._rows)))
+        keys = list(self._rows)
+        self._write(_keys_to_matrix(keys), self.get(keys))
         for shard in shards:
             try:
                 shard.unlink()
@@ -156,14 +177,9 @@ class EmbeddingCache:
         """Store new vectors: in memory now, on disk as one new shard."""
         if not len(keys):
             return
-        key_array = np.array(list(keys), dtype="S16")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        name = self._write(key_array, vectors)
-        self._seen_files.add(name)
-        block = len(self._blocks)
-        self._blocks.append(vectors)
-        for row, key in enumerate(key_array.tolist()):
-            self._rows[key] = (block, row)
+        self._seen_files.add(self._write(_keys_to_matrix(keys), vectors))
+        self._remember(list(keys), vectors)
 
     def _write(self, keys: np.ndarray, vectors: np.ndarray) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)

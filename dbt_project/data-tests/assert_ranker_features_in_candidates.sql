@@ -1,4 +1,5 @@
 -- Every feature the trainer will read is a column of fct_candidates.
+-- depends_on: {{ ref('fct_candidates') }}
 with
 features as (select feature_name from {{ ref('ranker_features') }}),
 columns as (

@@ -68,7 +68,7 @@ features as (
         items.title,
         items.category,
         items.brand,
-        similarity.similar_to_title,
+        similar_items.title as similar_to_title,
         -- the label: in the user's window after the cutoff (null where there is no window)
         case when snapshots.split = 'serve' then null when labels.item_id is null then 0 else 1 end as label,
         case when snapshots.split = 'serve' then null else coalesce(labels.label_grade, 0) end as label_grade
@@ -95,6 +95,7 @@ features as (
         on candidates.snapshot = similarity.snapshot
         and candidates.user_id = similarity.user_id
         and candidates.item_id = similarity.item_id
+    left join items as similar_items on similarity.similar_to_item_id = similar_items.item_id
     left join labels
         on candidates.snapshot = labels.snapshot
         and candidates.user_id = labels.user_id
