@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -54,3 +55,170 @@ def summary(db: Path | None) -> None:
             f"{path} does not exist: run `dbt build --project-dir dbt_project --profiles-dir .` first"
         )
     click.echo(summaries.format_summary(summaries.summarise_build(path)))
+
+
+@cli.command("demo-data")
+@click.option("--users", default=10_000, show_default=True, type=click.IntRange(min=1), help="Shoppers.")
+@click.option("--items", default=4_000, show_default=True, type=click.IntRange(min=10), help="Catalog size.")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(min=14), help="Days of history.")
+@click.option("--orders-per-user", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Mean orders per user over the period (scales the log).")  # fmt: skip
+@click.option("--seed", default=42, show_default=True, help="Same seed, same files.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the files. Default: warehouse/raw (where dbt looks).")  # fmt: skip
+def demo_data(users: int, items: int, days: int, orders_per_user: float, seed: int, fmt: str, out: Path | None) -> None:
+    """Write a seeded demo shop (interactions, items, users) with realistic dirt.
+
+    \b
+    Example:  recsql demo-data --users 2000 --items 800 --format csv
+    """
+    from recsql.demo_data import generate_demo_data
+
+    target = out or paths.raw_dir()
+    try:
+        summary = generate_demo_data(
+            target, users=users, items=items, days=days, orders_per_user=orders_per_user, seed=seed, fmt=fmt
+        )
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"cannot write demo data to {target}: {error}") from error
+    for name, rows in summary.rows.items():
+        click.echo(f"{summary.files[name]}: {rows:,} rows")
+    click.echo("dirt injected: " + ", ".join(f"{kind} {count:,}" for kind, count in summary.dirt.items()))
+
+
+def _load_params(config: Path | None, overrides: dict) -> dict:
+    params = {}
+    if config is not None:
+        try:
+            params = json.loads(config.read_text())
+        except json.JSONDecodeError as error:
+            raise click.BadParameter(f"{config} is not valid JSON: {error}", param_hint="--config") from error
+        if not isinstance(params, dict):
+            raise click.BadParameter(f"{config} must hold a JSON object of LightGBM parameters", param_hint="--config")
+    params.update({key: value for key, value in overrides.items() if value is not None})
+    return params
+
+
+@cli.command()
+@db_option
+@click.option("--rounds", default=500, show_default=True, help="Most boosting rounds (early stopping may stop sooner).")
+@click.option("--early-stopping", default=50, show_default=True, help="Stop after this many rounds without gain on held-out users.")
+@click.option("--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.05].")
+@click.option("--num-leaves", type=int, default=None, help="LightGBM num_leaves [default: 63].")
+@click.option("--validation-fraction", default=0.15, show_default=True, help="Share of train users held out for early stopping.")
+@click.option("--seed", default=42, show_default=True, help="Seed for LightGBM and the user split.")
+@click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="JSON file of LightGBM parameters (options above win).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def train(db, rounds, early_stopping, learning_rate, num_leaves, validation_fraction, seed, config, as_json) -> None:
+    """Fit a LightGBM lambdarank ranker on fct_candidates and measure it.
+
+    Trains on the train snapshot(s), stops early on held-out users, saves the model under
+    warehouse/models/<version>/, and evaluates it end-to-end on the test snapshot against
+    baselines (recent popularity, each generator) into model_metrics.
+
+    \b
+    Example:  recsql train --rounds 300 --learning-rate 0.1
+    """
+    from recsql import training
+
+    params = _load_params(config, {"learning_rate": learning_rate, "num_leaves": num_leaves})
+    path = resolve_db(db)
+    _require_file(path)
+    try:
+        result = training.train_ranker(
+            path, params=params, rounds=rounds, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, seed=seed, show_progress=not as_json,
+        )  # fmt: skip
+    except (training.TrainingError, LookupError) as error:
+        raise click.ClickException(str(error)) from error
+    if as_json:
+        click.echo(json.dumps({
+            "model_version": result.model_version, "model_dir": str(result.model_dir),
+            "best_iteration": result.best_iteration, "train_rows": result.train_rows,
+            "train_users": result.train_users, "positives": result.positives,
+            "metrics": [dict(zip(("model_version", "snapshot", "method", "metric", "k", "value"), row, strict=True))
+                        for row in result.metrics],
+        }, indent=2))  # fmt: skip
+        return
+    click.echo(
+        f"model {result.model_version}: {result.train_rows:,} rows, {result.train_users:,} users,"
+        f" best iteration {result.best_iteration} -> {result.model_dir}"
+    )
+    from recsql import report
+
+    click.echo(report.metrics_table(result.metrics))
+
+
+@cli.command()
+@db_option
+@click.option("--top-k", default=20, show_default=True, type=click.IntRange(min=1), help="Items kept per user.")
+@click.option("--model", "model_version", default=None, help="Model version to use. Default: the latest.")
+@click.option("--table", default="recommendations", show_default=True, help="Output table (history goes to <table>_history).")
+def score(db, top_k, model_version, table) -> None:
+    """Score the serve snapshot and replace the recommendations table.
+
+    \b
+    Example:  recsql score --top-k 10
+    """
+    from recsql import scoring, warehouse
+
+    path = resolve_db(db)
+    _require_file(path)
+    try:
+        run = scoring.score_serve_snapshot(path, top_k=top_k, model_version=model_version, table=table)
+    except warehouse.UnsafeName as error:
+        raise click.BadParameter(str(error), param_hint="--table") from error
+    except (scoring.FeatureMismatch, LookupError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{run.rows:,} recommendations for {run.users:,} users in {run.table} (model {run.model_version}, run {run.run_id})")
+
+
+@cli.command()
+@db_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the Parquet files. Default: warehouse/exports.")  # fmt: skip
+def export(db, out) -> None:
+    """Write recommendations, similar_items and the metrics tables as Parquet for BI tools.
+
+    A BI tool cannot open the DuckDB file while dbt or recsql writes it; the Parquet copies are
+    replaced atomically, so a dashboard never reads half a file.
+
+    \b
+    Example:  recsql export --out /srv/bi/recsql
+    """
+    from recsql.export import export_tables
+
+    path = resolve_db(db)
+    _require_file(path)
+    written = export_tables(path, out or paths.exports_dir())
+    for table, file in written.items():
+        click.echo(f"{table} -> {file}")
+
+
+@cli.command()
+@db_option
+@click.option("--users", "user_count", default=3, show_default=True, help="How many users to show.")
+@click.option("--user", "user_ids", multiple=True, help="Show this user (repeatable).")
+def show(db, user_count, user_ids) -> None:
+    """Print the latest metrics (model vs baselines) and a few users' history beside their top 5.
+
+    \b
+    Example:  recsql show --users 5
+    """
+    from recsql import report
+
+    path = resolve_db(db)
+    _require_file(path)
+    try:
+        click.echo(report.show(path, user_count=user_count, user_ids=list(user_ids)))
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _require_file(path: Path) -> None:
+    if not path.exists():
+        raise click.ClickException(
+            f"{path} does not exist: run `dbt build --project-dir dbt_project --profiles-dir .` first"
+        )

@@ -1,0 +1,79 @@
+"""Rows of fct_candidates as LightGBM wants them: features, labels, queries in row order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from recsql import warehouse
+
+
+class TrainingError(Exception):
+    """A problem with the data or the request, worded for the person running `recsql train`."""
+
+
+@dataclass
+class RankingData:
+    """Rows of one split in query order, ready for LightGBM."""
+
+    features: np.ndarray  # float32, NaN for null
+    labels: np.ndarray  # int32 relevance grades
+    snapshots: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+
+    def subset(self, mask: np.ndarray) -> RankingData:
+        return RankingData(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
+
+
+def group_sizes_in_row_order(*keys: np.ndarray) -> np.ndarray:
+    """Lengths of the runs of equal keys, in the order the rows are given to LightGBM.
+
+    Refuses rows whose queries are not contiguous (a query seen again after another one): the
+    classic bug of counting rows per user in id order while the rows are in another order.
+    """
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    starts = np.flatnonzero(change)
+    query_keys = list(zip(*(key[starts] for key in keys), strict=True))
+    if len(set(query_keys)) != len(query_keys):
+        raise TrainingError("rows are not grouped by query: sort them by (snapshot, user_id) first")
+    return np.diff(np.append(starts, n))
+
+
+def load_split(con: duckdb.DuckDBPyConnection, split: str, features: Sequence[str]) -> RankingData:
+    """All rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id)."""
+    columns = ", ".join(warehouse.quote(name) for name in features)
+    table = con.sql(
+        f"select snapshot, user_id, item_id, coalesce(label_grade, 0) as label_grade, {columns}"
+        " from fct_candidates where split = ? order by snapshot, user_id, item_id",
+        params=[split],
+    ).to_arrow_table()
+    return RankingData(
+        features=feature_matrix(table, features),
+        labels=table.column("label_grade").to_numpy().astype(np.int32),
+        snapshots=np.asarray(table.column("snapshot").to_numpy(zero_copy_only=False)),
+        users=np.asarray(table.column("user_id").to_numpy(zero_copy_only=False)),
+        items=np.asarray(table.column("item_id").to_numpy(zero_copy_only=False)),
+    )
+
+
+def feature_matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
+    """Arrow columns to a float32 matrix, nulls as NaN (LightGBM's missing value)."""
+    matrix = np.empty((table.num_rows, len(features)), dtype=np.float32)
+    for position, name in enumerate(features):
+        column = pc.fill_null(table.column(name).cast(pa.float64()), np.nan)
+        matrix[:, position] = column.to_numpy()
+    return matrix
+
+

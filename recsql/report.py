@@ -1,0 +1,73 @@
+"""Text for people: the metrics table (model vs baselines) and users' history beside their
+recommendations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+
+from recsql import warehouse
+
+SHOWN = [("ndcg", 10), ("recall", 10), ("map", 10), ("mrr", 10), ("hit_rate", 10), ("recall", 20), ("coverage", 10), ("novelty", 10)]
+
+
+def metrics_table(rows: Sequence[tuple]) -> str:
+    """Methods as rows, the key metrics as columns, best NDCG@10 first."""
+    values = {(method, metric, k): value for _, _, method, metric, k, value in rows}
+    methods = sorted({method for method, _, _ in values}, key=lambda m: -values.get((m, "ndcg", 10), 0.0))
+    header = f"{'method':<24}" + "".join(f"{f'{metric}@{k}':>12}" for metric, k in SHOWN)
+    lines = [header, "-" * len(header)]
+    for method in methods:
+        cells = "".join(f"{values.get((method, metric, k), float('nan')):>12.4f}" for metric, k in SHOWN)
+        lines.append(f"{method:<24}{cells}")
+    return "\n".join(lines)
+
+
+def show(db: Path, *, user_count: int = 3, user_ids: Sequence[str] = ()) -> str:
+    with duckdb.connect(str(db), read_only=True) as con:
+        version, _ = warehouse.latest_model(con)
+        rows = con.execute(
+            "select model_version, snapshot, method, metric, k, value from model_metrics where model_version = ?",
+            [version],
+        ).fetchall()
+        out = [f"Model {version} on the test snapshot, over every test user with labels:", metrics_table(rows)]
+        if not warehouse.table_exists(con, "recommendations"):
+            out.append("\n(no recommendations yet: run `recsql score`)")
+            return "\n".join(out)
+        chosen = list(user_ids) or [
+            user
+            for (user,) in con.execute(
+                "select recommendations.user_id from recommendations"
+                " inner join int_user_aggregates as aggregates on aggregates.user_id = recommendations.user_id"
+                " and aggregates.snapshot = 'serve' and aggregates.events >= 5"
+                " group by recommendations.user_id order by hash(recommendations.user_id) limit ?",
+                [user_count],
+            ).fetchall()
+        ]
+        for user in chosen:
+            history = con.execute(
+                "select strftime(events.event_ts, '%Y-%m-%d'), items.title from int_interactions_clean as events"
+                " inner join int_items_clean as items on events.item_id = items.item_id"
+                " where events.user_id = ? order by events.event_ts desc limit 5",
+                [user],
+            ).fetchall()
+            recommended = con.execute(
+                "select recommendations.rank, items.title, recommendations.reason from recommendations"
+                " inner join int_items_clean as items on recommendations.item_id = items.item_id"
+                " where recommendations.user_id = ? and recommendations.rank <= 5 order by recommendations.rank",
+                [user],
+            ).fetchall()
+            out.append(f"\nUser {user}")
+            width = max([len(title) for _, title in history] + [20]) + 14
+            out.append(f"  {'recent history':<{width}}top 5 now")
+            for line in range(max(len(history), len(recommended))):
+                left = f"{history[line][0]}  {history[line][1]}" if line < len(history) else ""
+                right = (
+                    f"{recommended[line][0]}. {recommended[line][1]}  ({recommended[line][2]})"
+                    if line < len(recommended)
+                    else ""
+                )
+                out.append(f"  {left:<{width}}{right}")
+    return "\n".join(out)

@@ -1,0 +1,131 @@
+"""Score the serve snapshot and replace the recommendations table in one transaction.
+
+Readers see the old table or the new one, never half: the new rows are written to a staging
+table first, then the swap (drop old, rename staging, append to history) commits at once. A
+failure anywhere before the commit leaves the previous recommendations as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import lightgbm as lgb
+import numpy as np
+import pyarrow as pa
+
+from recsql import reasons, warehouse
+from recsql.ranking_data import load_split
+
+
+class FeatureMismatch(Exception):
+    """The serve rows do not carry exactly the features the model was trained on."""
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    run_id: str
+    model_version: str
+    users: int
+    rows: int
+    table: str
+
+
+def check_features(model_features: list[str], serve_columns: set[str], current: list[str], version: str) -> None:
+    missing = [name for name in model_features if name not in serve_columns]
+    extra = [name for name in current if name not in model_features]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing from fct_candidates: {', '.join(missing)}")
+        if extra:
+            parts.append(f"not in the model: {', '.join(extra)}")
+        raise FeatureMismatch(
+            f"model {version} was trained on other features than the warehouse now has ({'; '.join(parts)}). "
+            "Retrain with `recsql train`, or rebuild with the features the model knows."
+        )
+
+
+def before_swap() -> None:
+    """Called between writing the staging table and the swap (tests inject failures here)."""
+
+
+def score_serve_snapshot(
+    db: Path, *, top_k: int = 20, model_version: str | None = None, table: str = "recommendations"
+) -> ScoreRun:
+    target = warehouse.quote(table)
+    history = warehouse.quote(f"{table}_history")
+    staging = warehouse.quote(f"{table}__staging")
+    with duckdb.connect(str(db)) as con:
+        warehouse.require_tables(con, db, "fct_candidates", "ranker_features")
+        version, model_dir = warehouse.latest_model(con, model_version)
+        metadata = json.loads((model_dir / "metadata.json").read_text())
+        booster = lgb.Booster(model_file=str(model_dir / "model.txt"))
+        features = metadata["features"]
+        columns = {row[0] for row in con.execute("describe fct_candidates").fetchall()}
+        check_features(features, columns, warehouse.ranker_features(con), version)
+
+        data = load_split(con, "serve", features)
+        scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
+        top = top_k_per_user(data.users, scores, top_k)
+        contributions = booster.predict(data.features[top], pred_contrib=True) if len(top) else np.zeros((0, 0))
+        details = reasons.row_details(con, data.users[top], data.items[top])
+        texts = reasons.explain(features, contributions, details)
+
+        run_id = uuid.uuid4().hex[:12]
+        generated_at = datetime.now(UTC).replace(tzinfo=None)
+        ranks = rank_within_user(data.users[top])
+        rows = pa.table(
+            {
+                "user_id": pa.array(data.users[top].tolist(), pa.string()),
+                "rank": pa.array(ranks, pa.int32()),
+                "item_id": pa.array(data.items[top].tolist(), pa.string()),
+                "score": pa.array(scores[top], pa.float64()),
+                "model_version": pa.array([version] * len(top), pa.string()),
+                "run_id": pa.array([run_id] * len(top), pa.string()),
+                "generated_at": pa.array([generated_at] * len(top), pa.timestamp("us")),
+                "reason": pa.array(texts, pa.string()),
+            }
+        )
+        con.register("new_recommendations", rows)
+        try:
+            con.execute(f"create or replace table {staging} as select * from new_recommendations order by user_id, rank")
+        finally:
+            con.unregister("new_recommendations")
+        con.execute("begin transaction")
+        try:
+            before_swap()
+            con.execute(f"drop table if exists {target}")
+            con.execute(f"alter table {staging} rename to {warehouse.quote(table.split('.')[-1])}")
+            con.execute(f"create table if not exists {history} as select * from {target} limit 0")
+            con.execute(f"insert into {history} select * from {target}")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            con.execute(f"drop table if exists {staging}")
+            raise
+    return ScoreRun(run_id, version, len(np.unique(data.users[top])), len(top), table)
+
+
+def top_k_per_user(users: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Row positions of each user's k best scores, grouped by user, best first."""
+    if not len(users):
+        return np.zeros(0, dtype=np.int64)
+    codes = np.unique(users, return_inverse=True)[1]
+    order = np.lexsort((-scores, codes))
+    rank = rank_within_user(codes[order])
+    return order[rank <= k]
+
+
+def rank_within_user(users_in_order: np.ndarray) -> np.ndarray:
+    """1-based position of each row within its run of equal users."""
+    n = len(users_in_order)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.r_[True, users_in_order[1:] != users_in_order[:-1]]
+    start_index = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return np.arange(n) - start_index + 1

@@ -1,0 +1,192 @@
+"""Fit a LightGBM lambdarank ranker on fct_candidates and measure it end-to-end.
+
+Rows go from DuckDB to LightGBM through Arrow, sorted by query (snapshot, user); the group
+sizes are the run lengths of the queries in exactly that row order. Early stopping uses a
+held-out group of users (split by user, never by row); groups without a positive are left out
+of training, because LightGBM scores them NDCG 1. The test snapshot is then ranked by the model
+and by the baselines, over every test user with labels (see ``evaluation``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import lightgbm as lgb
+import numpy as np
+
+from recsql import evaluation, paths, warehouse
+from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_order, load_split
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "lambdarank",
+    "metric": "ndcg",
+    "eval_at": [5, 10, 20],
+    "learning_rate": 0.05,
+    "num_leaves": 63,
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambdarank_truncation_level": 20,
+    "deterministic": True,
+    "force_col_wise": True,
+    "num_threads": max(1, min(2, os.cpu_count() or 1)),
+    "verbosity": -1,
+}
+
+
+@dataclass
+class TrainResult:
+    model_version: str
+    model_dir: Path
+    best_iteration: int
+    train_rows: int
+    train_users: int
+    positives: int
+    metrics: list[evaluation.MetricRow] = field(default_factory=list)
+
+
+def is_validation_user(users: np.ndarray, seed: int, fraction: float) -> np.ndarray:
+    """A stable pseudo-random choice of users (by hash of seed and id), not of rows."""
+    buckets = {
+        user: int.from_bytes(hashlib.sha1(f"{seed}:{user}".encode()).digest()[:4], "big") % 10_000
+        for user in np.unique(users)
+    }
+    threshold = fraction * 10_000
+    return np.fromiter((buckets[user] < threshold for user in users), dtype=bool, count=len(users))
+
+
+def with_positive_groups(data: RankingData) -> RankingData:
+    sizes = group_sizes_in_row_order(data.snapshots, data.users)
+    positives = np.add.reduceat(data.labels > 0, np.r_[0, np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
+    return data.subset(np.repeat(positives > 0, sizes))
+
+
+def dataset(data: RankingData, features: Sequence[str], reference: lgb.Dataset | None = None) -> lgb.Dataset:
+    return lgb.Dataset(
+        data.features,
+        label=data.labels,
+        group=group_sizes_in_row_order(data.snapshots, data.users),
+        feature_name=list(features),
+        reference=reference,
+        free_raw_data=False,
+    )
+
+
+def train_ranker(
+    db: Path,
+    *,
+    params: dict[str, Any] | None = None,
+    rounds: int = 500,
+    early_stopping: int = 50,
+    validation_fraction: float = 0.15,
+    seed: int = 42,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train on the train split, save and register the model, evaluate it and the baselines."""
+    with duckdb.connect(str(db)) as con:
+        features = warehouse.ranker_features(con)
+        data = load_split(con, "train", features)
+        if not len(data.labels):
+            raise TrainingError(f"fct_candidates in {db} has no train rows: run dbt build first")
+        data = with_positive_groups(data)
+        if not len(data.labels):
+            raise TrainingError("no train user has a label among their candidates: nothing to learn")
+        validation = is_validation_user(data.users, seed, validation_fraction)
+        if validation.all() or not validation.any():
+            validation = np.zeros(len(validation), dtype=bool)
+        merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+        train_set = dataset(data.subset(~validation), features)
+        valid_sets = [dataset(data.subset(validation), features, train_set)] if validation.any() else []
+        progress = _progress_callback(rounds, show_progress)
+        callbacks = [progress]
+        if valid_sets:
+            callbacks.append(lgb.early_stopping(early_stopping, verbose=False))
+        booster = lgb.train(merged, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+        progress.bar.close()
+        best_iteration = booster.best_iteration or booster.current_iteration()
+
+        snapshots = warehouse.snapshot_cutoffs(con)
+        version = _model_version(booster)
+        metadata = {
+            "model_version": version,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "features": list(features),
+            "feature_hash": feature_hash(features),
+            "params": merged,
+            "best_iteration": best_iteration,
+            "seed": seed,
+            "train_snapshots": {name: cut for name, (split, cut) in snapshots.items() if split == "train"},
+            "test_cutoff": next((cut for split, cut in snapshots.values() if split == "test"), None),
+            "train_rows": int(len(data.labels)),
+            "train_users": int(len(np.unique(data.users))),
+            "positives": int((data.labels > 0).sum()),
+            "validation_users": int(len(np.unique(data.users[validation]))),
+            "versions": library_versions(),
+        }
+        model_dir = save_model(booster, metadata, paths.models_dir() / version)
+        result = TrainResult(
+            version, model_dir, best_iteration, metadata["train_rows"], metadata["train_users"], metadata["positives"]
+        )
+        result.metrics = evaluation.evaluate_test_snapshot(con, booster, features, version)
+        warehouse.register_model(con, metadata, model_dir, booster, result.metrics)
+    return result
+
+
+def feature_hash(features: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(features).encode()).hexdigest()[:16]
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {
+        "python": platform.python_version(),
+        **{name: version(name) for name in ("lightgbm", "duckdb", "numpy", "pyarrow", "recsql")},
+    }
+
+
+def save_model(booster: lgb.Booster, metadata: dict, target: Path) -> Path:
+    """Write model.txt and metadata.json to a temp folder, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.parent / f".tmp-{uuid.uuid4().hex}"
+    temporary.mkdir()
+    try:
+        booster.save_model(str(temporary / "model.txt"), num_iteration=metadata["best_iteration"])
+        (temporary / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+        os.replace(temporary, target)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return target
+
+
+def _model_version(booster: lgb.Booster) -> str:
+    digest = hashlib.sha256(booster.model_to_string().encode()).hexdigest()[:6]
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest}"
+
+
+def _progress_callback(rounds: int, show: bool):
+    from tqdm import tqdm
+
+    bar = tqdm(total=rounds, desc="recsql train", unit="round", disable=not show)
+
+    def callback(env: lgb.callback.CallbackEnv) -> None:
+        bar.update(1)
+        if env.evaluation_result_list:
+            scores = {name: value for _, name, value, _ in env.evaluation_result_list}
+            bar.set_postfix({k.replace("ndcg@", "ndcg"): f"{v:.4f}" for k, v in scores.items()}, refresh=False)
+
+    callback.order = 30  # after early stopping's check
+    callback.bar = bar
+    return callback

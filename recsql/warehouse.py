@@ -1,0 +1,122 @@
+"""Reading and writing recsql's own tables in the DuckDB file.
+
+Names that come from users (an output table, say) go through ``quote``; values are bound as
+parameters. Nothing user-given is pasted into SQL text unquoted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+
+class UnsafeName(ValueError):
+    """A name that is not a plain (optionally schema-qualified) SQL identifier."""
+
+
+def quote(name: str) -> str:
+    """Parse a table or column name with sqlglot and return it quoted for DuckDB.
+
+    Accepts ``name`` or ``schema.name``; refuses anything else (``x; drop table y``,
+    expressions, comments) with a message naming what was given.
+    """
+    try:
+        parsed = exp.to_table(name, dialect="duckdb")
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError) as error:
+        raise UnsafeName(f"{name!r} is not a plain table or column name") from error
+    parts = [part for part in (parsed.args.get("catalog"), parsed.args.get("db"), parsed.this) if part]
+    plain = all(isinstance(part, exp.Identifier) for part in parts) and len(parts) <= 2
+    rebuilt = ".".join(part.name for part in parts)
+    if not plain or rebuilt != name.replace('"', "") or any(not part.name for part in parts):
+        raise UnsafeName(f"{name!r} is not a plain table or column name (use letters, digits, _ and one optional schema.)")
+    return ".".join(exp.to_identifier(part.name, quoted=True).sql(dialect="duckdb") for part in parts)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchall()
+    return rows[0][0] > 0
+
+
+def require_tables(con: duckdb.DuckDBPyConnection, db: Path, *names: str) -> None:
+    missing = [name for name in names if not table_exists(con, name)]
+    if missing:
+        raise LookupError(
+            f"{db} has no table {', '.join(missing)}: run "
+            "`dbt build --project-dir dbt_project --profiles-dir .` first"
+        )
+
+
+def ranker_features(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The feature list the dbt layer recorded (model ranker_features), in order."""
+    return [row[0] for row in con.execute("select feature_name from ranker_features order by position").fetchall()]
+
+
+def snapshot_cutoffs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    rows = con.execute("select snapshot, split, cast(cutoff_ts as varchar) from int_snapshots order by cutoff_ts").fetchall()
+    return {snapshot: (split, cutoff) for snapshot, split, cutoff in rows}
+
+
+def register_model(con, metadata: dict[str, Any], model_dir: Path, booster, metrics: list[tuple]) -> None:
+    """Append the model to model_registry and its metrics and feature importance, atomically."""
+    gains = booster.feature_importance(importance_type="gain")
+    splits = booster.feature_importance(importance_type="split")
+    version = metadata["model_version"]
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            """create table if not exists model_registry (
+                model_version varchar primary key, created_at timestamp, path varchar,
+                feature_hash varchar, n_features integer, features varchar, train_rows bigint,
+                train_users bigint, positives bigint, best_iteration integer, seed integer,
+                test_cutoff timestamp, params varchar, metadata varchar)"""
+        )
+        con.execute(
+            "create table if not exists model_metrics (model_version varchar, snapshot varchar,"
+            " method varchar, metric varchar, k integer, value double)"
+        )
+        con.execute(
+            "create table if not exists feature_importance (model_version varchar,"
+            " feature_name varchar, family varchar, gain double, split bigint)"
+        )
+        con.execute(
+            "insert into model_registry values (?, cast(? as timestamptz), ?, ?, ?, ?, ?, ?, ?, ?, ?, cast(? as timestamp), ?, ?)",
+            [
+                version, metadata["created_at"], str(model_dir), metadata["feature_hash"],
+                len(metadata["features"]), json.dumps(metadata["features"]), metadata["train_rows"],
+                metadata["train_users"], metadata["positives"], metadata["best_iteration"],
+                metadata["seed"], metadata["test_cutoff"], json.dumps(metadata["params"]),
+                json.dumps(metadata, default=str),
+            ],
+        )  # fmt: skip
+        con.executemany("insert into model_metrics values (?, ?, ?, ?, ?, ?)", [list(row) for row in metrics])
+        families = dict(con.execute("select feature_name, family from ranker_features").fetchall())
+        con.executemany(
+            "insert into feature_importance values (?, ?, ?, ?, ?)",
+            [
+                [version, name, families.get(name), float(gain), int(split)]
+                for name, gain, split in zip(metadata["features"], gains, splits, strict=True)
+            ],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+def latest_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> tuple[str, Path]:
+    """(version, folder) of the requested or most recent registered model."""
+    if not table_exists(con, "model_registry"):
+        raise LookupError("no model is registered yet: run `recsql train` first")
+    if version:
+        rows = con.execute("select model_version, path from model_registry where model_version = ?", [version]).fetchall()
+        if not rows:
+            known = [r[0] for r in con.execute("select model_version from model_registry order by created_at desc limit 5").fetchall()]
+            raise LookupError(f"no model {version!r} in model_registry; recent ones: {', '.join(known)}")
+    else:
+        rows = con.execute("select model_version, path from model_registry order by created_at desc, model_version desc limit 1").fetchall()
+    return rows[0][0], Path(rows[0][1])
