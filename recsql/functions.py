@@ -22,10 +22,6 @@ from duckdb import sqltypes
 from recsql import embeddings, text
 from recsql.ann import ItemIndex
 
-VECTOR = duckdb.array_type(sqltypes.FLOAT, embeddings.DIMENSION)
-NEIGHBOURS = duckdb.list_type(
-    duckdb.struct_type({"item_id": sqltypes.VARCHAR, "similarity": sqltypes.FLOAT})
-)
 _ARROW_NEIGHBOURS = pa.list_(pa.struct([("item_id", pa.string()), ("similarity", pa.float32())]))
 
 # DuckDB keeps only a borrowed reference to a registered callable: keep ours alive.
@@ -105,15 +101,17 @@ def register_functions(con: duckdb.DuckDBPyConnection, *, model: str | None = No
     and recsql_embedding_model() on a connection (session-scoped, not stored)."""
     model = model or None
     model_id, _ = embeddings.configured_model(model)
+    vector = duckdb.array_type(sqltypes.FLOAT, embeddings.DIMENSION)
+    neighbours = duckdb.list_type(duckdb.struct_type({"item_id": sqltypes.VARCHAR, "similarity": sqltypes.FLOAT}))
     functions = [
         ("recsql_clean_text", _map_text(text.clean_text), [sqltypes.VARCHAR], sqltypes.VARCHAR),
         ("recsql_normalize_text", _map_text(text.normalise_text), [sqltypes.VARCHAR], sqltypes.VARCHAR),
-        ("recsql_embed", _embed_function(model), [sqltypes.VARCHAR], VECTOR),
+        ("recsql_embed", _embed_function(model), [sqltypes.VARCHAR], vector),
         (
             "recsql_nearest_items",
             _nearest_function(_IndexCache()),
-            [VECTOR, sqltypes.INTEGER, sqltypes.VARCHAR],
-            NEIGHBOURS,
+            [vector, sqltypes.INTEGER, sqltypes.VARCHAR],
+            neighbours,
         ),
     ]
     for name, function, parameters, returns in functions:

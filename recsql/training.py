@@ -172,8 +172,12 @@ def save_model(booster: lgb.Booster, metadata: dict, target: Path) -> Path:
 
 
 def _model_version(booster: lgb.Booster) -> str:
+    """<UTC time>-<model hash>; a suffix keeps two identical models trained in one second apart."""
     digest = hashlib.sha256(booster.model_to_string().encode()).hexdigest()[:6]
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest}"
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest}"
+    if (paths.models_dir() / version).exists():
+        version += f"-{uuid.uuid4().hex[:4]}"
+    return version
 
 
 def _progress_callback(rounds: int, show: bool):

@@ -22,18 +22,26 @@ class UnsafeName(ValueError):
 def quote(name: str) -> str:
     """Parse a table or column name with sqlglot and return it quoted for DuckDB.
 
-    Accepts ``name`` or ``schema.name``; refuses anything else (``x; drop table y``,
-    expressions, comments) with a message naming what was given.
+    Accepts ``name`` or ``schema.name`` (parts may be double-quoted); refuses anything else
+    (``x; drop table y``, aliases, comments, calls) with a message naming what was given.
     """
+    refusal = UnsafeName(
+        f"{name!r} is not a plain table or column name (use letters, digits, _ and one optional schema.)"
+    )
     try:
-        parsed = exp.to_table(name, dialect="duckdb")
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, ValueError) as error:
-        raise UnsafeName(f"{name!r} is not a plain table or column name") from error
+        parsed = sqlglot.parse_one(name, read="duckdb", into=exp.Table)
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as error:
+        raise refusal from error
     parts = [part for part in (parsed.args.get("catalog"), parsed.args.get("db"), parsed.this) if part]
-    plain = all(isinstance(part, exp.Identifier) for part in parts) and len(parts) <= 2
-    rebuilt = ".".join(part.name for part in parts)
-    if not plain or rebuilt != name.replace('"', "") or any(not part.name for part in parts):
-        raise UnsafeName(f"{name!r} is not a plain table or column name (use letters, digits, _ and one optional schema.)")
+    plain = (
+        isinstance(parsed, exp.Table)
+        and 1 <= len(parts) <= 2
+        and all(isinstance(part, exp.Identifier) and part.name for part in parts)
+        and not parsed.comments
+        and parsed.sql(dialect="duckdb") == ".".join(part.sql(dialect="duckdb") for part in parts)
+    )
+    if not plain:
+        raise refusal
     return ".".join(exp.to_identifier(part.name, quoted=True).sql(dialect="duckdb") for part in parts)
 
 

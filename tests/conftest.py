@@ -134,3 +134,22 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Pa
     generate_demo_data(warehouse.raw, **DEMO_SIZE)
     warehouse.build()
     return warehouse
+
+
+def copy_warehouse(source: Warehouse, target: Path) -> Warehouse:
+    """A private copy of a built warehouse (DuckDB file, indexes, models) to write into."""
+    import shutil
+
+    shutil.copytree(source.root, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("raw", "target", "logs"))
+    return Warehouse(target, source.cache)
+
+
+@pytest.fixture(scope="session")
+def trained_warehouse(demo_warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The demo warehouse with one model trained (seed 42). Read-only: copy it to write."""
+    from recsql.training import train_ranker
+
+    warehouse = copy_warehouse(demo_warehouse, tmp_path_factory.mktemp("trained-warehouse"))
+    with warehouse.env():
+        train_ranker(warehouse.db, rounds=200, seed=42, show_progress=False)
+    return warehouse

@@ -1,0 +1,91 @@
+"""recsql train on a real dbt-built demo warehouse, with real LightGBM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsql.ranking_data import TrainingError, group_sizes_in_row_order
+from recsql.training import train_ranker
+from tests.conftest import Warehouse, copy_warehouse
+
+
+def test_group_sizes_follow_the_row_order_not_the_user_id_order() -> None:
+    snapshots = np.array(["train"] * 5)
+    users = np.array(["u2", "u2", "u2", "u1", "u1"])  # u2 first, as the rows arrive
+    assert group_sizes_in_row_order(snapshots, users).tolist() == [3, 2]  # not sorted by id: [2, 3]
+    assert group_sizes_in_row_order(np.array(["train", "test"]), np.array(["u1", "u1"])).tolist() == [1, 1]
+
+
+def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.array(["a", "b", "c"]), [4, 2, 3])
+    shuffled = users[rng.permutation(len(users))]
+    with pytest.raises(TrainingError, match="not grouped by query"):
+        group_sizes_in_row_order(np.array(["train"] * len(users)), shuffled)
+    ordered = np.sort(shuffled, kind="stable")
+    assert group_sizes_in_row_order(np.array(["train"] * len(users)), ordered).tolist() == [4, 2, 3]
+
+
+def metric(warehouse: Warehouse, method: str, name: str, k: int) -> float:
+    rows = warehouse.query(
+        "select value from model_metrics where method = ? and metric = ? and k = ?", [method, name, k]
+    )
+    assert len(rows) == 1, (method, name, k, rows)
+    return rows[0][0]
+
+
+def test_the_ranker_beats_recent_popularity_by_a_clear_margin_end_to_end(trained_warehouse) -> None:
+    ranker = metric(trained_warehouse, "ranker", "ndcg", 10)
+    popular = metric(trained_warehouse, "popularity_recent", "ndcg", 10)
+    assert ranker > 2 * popular and ranker - popular > 0.1, (ranker, popular)
+    assert metric(trained_warehouse, "ranker", "recall", 10) > 2 * metric(
+        trained_warehouse, "popularity_recent", "recall", 10
+    )
+
+
+def test_the_ranker_is_at_least_as_good_as_each_generator_alone(trained_warehouse) -> None:
+    ranker = metric(trained_warehouse, "ranker", "ndcg", 10)
+    generators = trained_warehouse.query(
+        "select method, value from model_metrics where method like 'gen_%' and metric = 'ndcg' and k = 10"
+    )
+    assert len(generators) >= 5
+    for method, value in generators:
+        assert ranker >= value - 0.01, (method, value, ranker)
+
+
+def test_metrics_count_every_labelled_test_user_even_without_hits(trained_warehouse) -> None:
+    # recall@20 of recent popularity, recomputed independently in SQL over all labelled users
+    (expected,) = trained_warehouse.query(
+        """
+        with popular as (
+            select popularity.item_id from int_item_popularity as popularity
+            inner join int_available_items as available
+                on popularity.snapshot = available.snapshot and popularity.item_id = available.item_id
+            where popularity.snapshot = 'test'
+            order by events_7d desc, events_30d desc, popularity.item_id limit 20
+        ),
+        per_user as (
+            select labels.user_id, count(popular.item_id) / count(*) as recall
+            from int_labels as labels left join popular on labels.item_id = popular.item_id
+            where labels.snapshot = 'test' group by labels.user_id
+        )
+        select avg(recall) from per_user
+        """
+    )[0]
+    assert metric(trained_warehouse, "popularity_recent", "recall", 20) == pytest.approx(expected)
+    missed = trained_warehouse.query(
+        "select count(distinct user_id) from int_labels where snapshot = 'test' and user_id not in"
+        " (select user_id from fct_candidates where split = 'test' and label = 1)"
+    )[0][0]
+    assert missed > 0  # users none of whose items were candidates exist, and were counted
+    assert metric(trained_warehouse, "ranker", "hit_rate", 20) < 1.0
+
+
+def test_the_same_seed_and_data_give_the_same_model(trained_warehouse, tmp_path) -> None:
+    copy = copy_warehouse(trained_warehouse, tmp_path)
+    with copy.env():
+        again = train_ranker(copy.db, rounds=200, seed=42, show_progress=False)
+    (original,) = (trained_warehouse.root / "models").glob("*/model.txt")
+    assert again.model_dir != original.parent
+    assert (again.model_dir / "model.txt").read_text() == original.read_text()
