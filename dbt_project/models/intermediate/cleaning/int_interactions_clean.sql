@@ -35,14 +35,30 @@ matches as (
         )
 ),
 
+-- a purchase is cancelled from the moment its returns add up to its quantity (not at its
+-- last return: a later, extra return must not move that moment into the future)
+running as (
+    select
+        matches.raw_row_id,
+        matches.returned_quantity,
+        matches.returned_ts,
+        sum(matches.returned_quantity) over (
+            partition by matches.raw_row_id
+            order by matches.returned_ts, matches.return_row_id
+            rows between unbounded preceding and current row
+        ) as returned_so_far
+    from matches
+    where matches.preference = 1
+),
+
 returned as (
     select
-        raw_row_id,
-        sum(returned_quantity) as returned_quantity,
-        max(returned_ts) as returned_ts
-    from matches
-    where preference = 1
-    group by raw_row_id
+        running.raw_row_id,
+        sum(running.returned_quantity) as returned_quantity,
+        min(case when running.returned_so_far >= kept.quantity then running.returned_ts end) as cancelled_ts
+    from running
+    inner join kept on running.raw_row_id = kept.raw_row_id
+    group by running.raw_row_id
 ),
 
 clean as (
@@ -57,7 +73,7 @@ clean as (
         kept.order_id,
         kept.rating,
         coalesce(returned.returned_quantity, 0) as returned_quantity,
-        case when returned.returned_quantity >= kept.quantity then returned.returned_ts end as cancelled_ts
+        returned.cancelled_ts
     from kept
     left join returned on kept.raw_row_id = returned.raw_row_id
 )

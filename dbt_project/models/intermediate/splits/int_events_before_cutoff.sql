@@ -15,7 +15,7 @@ visible as (
         events.item_id,
         events.event_ts,
         events.event_type,
-        events.quantity - events.returned_quantity as quantity,
+        events.quantity,  -- as bought: a partial return is only known after it happens
         events.price,
         events.order_id,
         {{ days_between('events.event_ts', 'snapshots.cutoff_ts') }} as age_days
