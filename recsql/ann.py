@@ -66,7 +66,12 @@ class ItemIndex:
         built = not (folder / "index.bin").exists()
         if built:
             index = hnswlib.Index(space="ip", dim=vectors.shape[1])
-            index.init_index(max_elements=max(1, len(vectors)), M=M, ef_construction=ef_construction, random_seed=42)
+            index.init_index(
+                max_elements=max(1, len(vectors)),
+                M=M,
+                ef_construction=ef_construction,
+                random_seed=42,
+            )
             if len(vectors):
                 index.add_items(vectors, np.arange(len(vectors)), num_threads=THREADS)
             temporary = root / f".tmp-{uuid.uuid4().hex}"
@@ -79,7 +84,9 @@ class ItemIndex:
             except OSError:  # another build made the same index meanwhile
                 shutil.rmtree(temporary, ignore_errors=True)
         result = cls.load(folder, ef=ef, checksum=checksum, built=built)
-        _write_json_atomically(root / "current.json", {"checksum": checksum, "ef": ef, "items": len(item_ids)})
+        _write_json_atomically(
+            root / "current.json", {"checksum": checksum, "ef": ef, "items": len(item_ids)}
+        )
         _remove_other_indexes(root, keep=checksum)
         return result
 
@@ -138,7 +145,9 @@ class ItemIndex:
         rows, columns = np.nonzero(keep)
         ranks = np.cumsum(keep, axis=1)[rows, columns]
         ids = np.array(self.item_ids, dtype=object)
-        return _neighbour_table(ids[rows], ids[labels[rows, columns]], ranks, similarities[rows, columns])
+        return _neighbour_table(
+            ids[rows], ids[labels[rows, columns]], ranks, similarities[rows, columns]
+        )
 
 
 def _neighbour_table(items, neighbours, ranks, similarities) -> pa.Table:
@@ -152,7 +161,9 @@ def _neighbour_table(items, neighbours, ranks, similarities) -> pa.Table:
     )
 
 
-def exact_neighbours(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def exact_neighbours(
+    vectors: np.ndarray, queries: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force (labels, similarities) by inner product: the reference for recall tests."""
     scores = np.asarray(queries, np.float32) @ np.asarray(vectors, np.float32).T
     k = min(k, scores.shape[1])

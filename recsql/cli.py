@@ -58,16 +58,26 @@ def summary(db: Path | None) -> None:
 
 
 @cli.command("demo-data")
-@click.option("--users", default=10_000, show_default=True, type=click.IntRange(min=1), help="Shoppers.")
-@click.option("--items", default=4_000, show_default=True, type=click.IntRange(min=10), help="Catalog size.")
-@click.option("--days", default=365, show_default=True, type=click.IntRange(min=14), help="Days of history.")
+@click.option(
+    "--users", default=10_000, show_default=True, type=click.IntRange(min=1), help="Shoppers."
+)
+@click.option(
+    "--items", default=4_000, show_default=True, type=click.IntRange(min=10), help="Catalog size."
+)
+@click.option(
+    "--days", default=365, show_default=True, type=click.IntRange(min=14), help="Days of history."
+)
 @click.option("--orders-per-user", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Mean orders per user over the period (scales the log).")  # fmt: skip
 @click.option("--seed", default=42, show_default=True, help="Same seed, same files.")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the files. Default: warehouse/raw (where dbt looks).")  # fmt: skip
-def demo_data(users: int, items: int, days: int, orders_per_user: float, seed: int, fmt: str, out: Path | None) -> None:
+def demo_data(
+    users: int, items: int, days: int, orders_per_user: float, seed: int, fmt: str, out: Path | None
+) -> None:
     """Write a seeded demo shop (interactions, items, users) with realistic dirt.
 
     \b
@@ -78,13 +88,21 @@ def demo_data(users: int, items: int, days: int, orders_per_user: float, seed: i
     target = out or paths.raw_dir()
     try:
         summary = generate_demo_data(
-            target, users=users, items=items, days=days, orders_per_user=orders_per_user, seed=seed, fmt=fmt
+            target,
+            users=users,
+            items=items,
+            days=days,
+            orders_per_user=orders_per_user,
+            seed=seed,
+            fmt=fmt,
         )
     except (OSError, ValueError) as error:
         raise click.ClickException(f"cannot write demo data to {target}: {error}") from error
     for name, rows in summary.rows.items():
         click.echo(f"{summary.files[name]}: {rows:,} rows")
-    click.echo("dirt injected: " + ", ".join(f"{kind} {count:,}" for kind, count in summary.dirt.items()))
+    click.echo(
+        "dirt injected: " + ", ".join(f"{kind} {count:,}" for kind, count in summary.dirt.items())
+    )
 
 
 def _load_params(config: Path | None, overrides: dict) -> dict:
@@ -93,25 +111,56 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
         try:
             params = json.loads(config.read_text())
         except json.JSONDecodeError as error:
-            raise click.BadParameter(f"{config} is not valid JSON: {error}", param_hint="--config") from error
+            raise click.BadParameter(
+                f"{config} is not valid JSON: {error}", param_hint="--config"
+            ) from error
         if not isinstance(params, dict):
-            raise click.BadParameter(f"{config} must hold a JSON object of LightGBM parameters", param_hint="--config")
+            raise click.BadParameter(
+                f"{config} must hold a JSON object of LightGBM parameters", param_hint="--config"
+            )
     params.update({key: value for key, value in overrides.items() if value is not None})
     return params
 
 
 @cli.command()
 @db_option
-@click.option("--rounds", default=500, show_default=True, help="Most boosting rounds (early stopping may stop sooner).")
-@click.option("--early-stopping", default=50, show_default=True, help="Stop after this many rounds without gain on held-out users.")
-@click.option("--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.05].")
+@click.option(
+    "--rounds",
+    default=500,
+    show_default=True,
+    help="Most boosting rounds (early stopping may stop sooner).",
+)
+@click.option(
+    "--early-stopping",
+    default=50,
+    show_default=True,
+    help="Stop after this many rounds without gain on held-out users.",
+)
+@click.option(
+    "--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.05]."
+)
 @click.option("--num-leaves", type=int, default=None, help="LightGBM num_leaves [default: 63].")
-@click.option("--validation-fraction", default=0.15, show_default=True, help="Share of train users held out for early stopping.")
+@click.option(
+    "--validation-fraction",
+    default=0.15,
+    show_default=True,
+    help="Share of train users held out for early stopping.",
+)
 @click.option("--seed", default=42, show_default=True, help="Seed for LightGBM and the user split.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="JSON file of LightGBM parameters (options above win).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def train(db, rounds, early_stopping, learning_rate, num_leaves, validation_fraction, seed, config, as_json) -> None:
+def train(
+    db,
+    rounds,
+    early_stopping,
+    learning_rate,
+    num_leaves,
+    validation_fraction,
+    seed,
+    config,
+    as_json,
+) -> None:
     """Fit a LightGBM lambdarank ranker on fct_candidates and measure it.
 
     Trains on the train snapshot(s), stops early on held-out users, saves the model under
@@ -153,9 +202,22 @@ def train(db, rounds, early_stopping, learning_rate, num_leaves, validation_frac
 
 @cli.command()
 @db_option
-@click.option("--top-k", default=20, show_default=True, type=click.IntRange(min=1), help="Items kept per user.")
-@click.option("--model", "model_version", default=None, help="Model version to use. Default: the latest.")
-@click.option("--table", default="recommendations", show_default=True, help="Output table (history goes to <table>_history).")
+@click.option(
+    "--top-k",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Items kept per user.",
+)
+@click.option(
+    "--model", "model_version", default=None, help="Model version to use. Default: the latest."
+)
+@click.option(
+    "--table",
+    default="recommendations",
+    show_default=True,
+    help="Output table (history goes to <table>_history).",
+)
 def score(db, top_k, model_version, table) -> None:
     """Score the serve snapshot and replace the recommendations table.
 
@@ -167,12 +229,16 @@ def score(db, top_k, model_version, table) -> None:
     path = resolve_db(db)
     _require_file(path)
     try:
-        run = scoring.score_serve_snapshot(path, top_k=top_k, model_version=model_version, table=table)
+        run = scoring.score_serve_snapshot(
+            path, top_k=top_k, model_version=model_version, table=table
+        )
     except warehouse.UnsafeName as error:
         raise click.BadParameter(str(error), param_hint="--table") from error
     except (scoring.FeatureMismatch, LookupError) as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"{run.rows:,} recommendations for {run.users:,} users in {run.table} (model {run.model_version}, run {run.run_id})")
+    click.echo(
+        f"{run.rows:,} recommendations for {run.users:,} users in {run.table} (model {run.model_version}, run {run.run_id})"
+    )
 
 
 @cli.command()

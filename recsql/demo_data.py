@@ -39,30 +39,126 @@ DIRT_RATES = {
 
 # category: (typical price, product nouns, attribute words)
 CATEGORIES: dict[str, tuple[float, list[str], list[str]]] = {
-    "Dairy": (2.5, ["Greek Yoghurt", "Whole Milk", "Butter", "Cheddar", "Skyr", "Cream Cheese"], ["Organic", "Low Fat", "Lactose Free", "Vanilla", "Natural"]),
-    "Bakery": (3.0, ["Sourdough Loaf", "Croissants", "Rye Bread", "Bagels", "Brioche"], ["Wholegrain", "Seeded", "Gluten Free", "Butter", "Rustic"]),
-    "Coffee": (7.0, ["Ground Coffee", "Coffee Beans", "Espresso Pods", "Instant Coffee"], ["Dark Roast", "Decaf", "Single Origin", "Fairtrade", "Mild"]),
-    "Tea": (4.0, ["Green Tea", "Black Tea", "Herbal Tea", "Chai"], ["Mint", "Earl Grey", "Chamomile", "Ginger", "Organic"]),
-    "Pet Food": (9.0, ["Dog Food", "Cat Food", "Dog Treats", "Cat Litter"], ["Chicken", "Salmon", "Grain Free", "Puppy", "Senior"]),
-    "Baby": (8.0, ["Nappies", "Baby Wipes", "Baby Formula", "Baby Puree"], ["Sensitive", "Size 3", "Organic", "Fragrance Free"]),
-    "Fruit": (2.0, ["Bananas", "Apples", "Blueberries", "Avocados", "Oranges"], ["Organic", "Ripe", "Seasonal", "Loose", "Family Pack"]),
-    "Vegetables": (1.8, ["Spinach", "Carrots", "Broccoli", "Tomatoes", "Peppers"], ["Organic", "Baby", "Cherry", "Mixed", "Fresh"]),
-    "Meat": (6.5, ["Chicken Breast", "Beef Mince", "Pork Sausages", "Bacon"], ["Free Range", "Lean", "Smoked", "Organic", "Outdoor Bred"]),
-    "Fish": (7.5, ["Salmon Fillets", "Cod Loins", "Prawns", "Tuna Steaks"], ["Wild", "Smoked", "Frozen", "MSC", "Lemon Pepper"]),
-    "Snacks": (2.2, ["Crisps", "Popcorn", "Pretzels", "Rice Cakes", "Nuts"], ["Sea Salt", "Sweet Chilli", "Salted", "Cheese", "Honey Roasted"]),
-    "Chocolate": (2.8, ["Milk Chocolate", "Dark Chocolate", "Chocolate Bar", "Truffles"], ["70% Cocoa", "Hazelnut", "Sea Salt", "Orange", "Vegan"]),
-    "Cereal": (3.5, ["Granola", "Porridge Oats", "Muesli", "Corn Flakes"], ["Honey", "Nut", "Berry", "Low Sugar", "Wholegrain"]),
-    "Pasta": (1.6, ["Spaghetti", "Penne", "Fusilli", "Lasagne Sheets", "Tagliatelle"], ["Durum Wheat", "Wholewheat", "Egg", "Gluten Free", "Bronze Cut"]),
-    "Sauces": (2.4, ["Pasta Sauce", "Pesto", "Ketchup", "Mayonnaise", "Curry Paste"], ["Basil", "Tomato", "Garlic", "Spicy", "Light"]),
-    "Frozen": (3.8, ["Pizza", "Ice Cream", "Frozen Peas", "Fish Fingers", "Chips"], ["Margherita", "Vanilla", "Garden", "Crispy", "Family Size"]),
-    "Drinks": (1.9, ["Orange Juice", "Sparkling Water", "Cola", "Lemonade", "Oat Drink"], ["No Added Sugar", "Still", "Zero", "Barista", "Cloudy"]),
-    "Beer & Wine": (8.5, ["Lager", "IPA", "Red Wine", "White Wine", "Cider"], ["Craft", "Alcohol Free", "Dry", "Session", "Vintage"]),
-    "Household": (4.5, ["Washing Up Liquid", "Laundry Detergent", "Kitchen Roll", "Bin Bags"], ["Lemon", "Eco", "Bio", "Non Bio", "Extra Strong"]),
-    "Personal Care": (4.2, ["Shampoo", "Toothpaste", "Shower Gel", "Deodorant", "Hand Soap"], ["Sensitive", "Whitening", "Coconut", "Men", "Unscented"]),
-    "Health": (6.0, ["Vitamin D", "Multivitamins", "Protein Powder", "Omega 3"], ["Vegan", "Chewable", "Chocolate", "High Strength", "Kids"]),
-    "Canned": (1.4, ["Chickpeas", "Chopped Tomatoes", "Baked Beans", "Sweetcorn", "Coconut Milk"], ["Organic", "Reduced Salt", "In Water", "Light", "Premium"]),
-    "Rice & Grains": (2.6, ["Basmati Rice", "Quinoa", "Couscous", "Risotto Rice"], ["Brown", "Wholegrain", "Microwave", "Organic", "Tri Colour"]),
-    "Spreads": (3.1, ["Peanut Butter", "Jam", "Honey", "Chocolate Spread"], ["Crunchy", "Smooth", "Strawberry", "Raw", "No Palm Oil"]),
+    "Dairy": (
+        2.5,
+        ["Greek Yoghurt", "Whole Milk", "Butter", "Cheddar", "Skyr", "Cream Cheese"],
+        ["Organic", "Low Fat", "Lactose Free", "Vanilla", "Natural"],
+    ),
+    "Bakery": (
+        3.0,
+        ["Sourdough Loaf", "Croissants", "Rye Bread", "Bagels", "Brioche"],
+        ["Wholegrain", "Seeded", "Gluten Free", "Butter", "Rustic"],
+    ),
+    "Coffee": (
+        7.0,
+        ["Ground Coffee", "Coffee Beans", "Espresso Pods", "Instant Coffee"],
+        ["Dark Roast", "Decaf", "Single Origin", "Fairtrade", "Mild"],
+    ),
+    "Tea": (
+        4.0,
+        ["Green Tea", "Black Tea", "Herbal Tea", "Chai"],
+        ["Mint", "Earl Grey", "Chamomile", "Ginger", "Organic"],
+    ),
+    "Pet Food": (
+        9.0,
+        ["Dog Food", "Cat Food", "Dog Treats", "Cat Litter"],
+        ["Chicken", "Salmon", "Grain Free", "Puppy", "Senior"],
+    ),
+    "Baby": (
+        8.0,
+        ["Nappies", "Baby Wipes", "Baby Formula", "Baby Puree"],
+        ["Sensitive", "Size 3", "Organic", "Fragrance Free"],
+    ),
+    "Fruit": (
+        2.0,
+        ["Bananas", "Apples", "Blueberries", "Avocados", "Oranges"],
+        ["Organic", "Ripe", "Seasonal", "Loose", "Family Pack"],
+    ),
+    "Vegetables": (
+        1.8,
+        ["Spinach", "Carrots", "Broccoli", "Tomatoes", "Peppers"],
+        ["Organic", "Baby", "Cherry", "Mixed", "Fresh"],
+    ),
+    "Meat": (
+        6.5,
+        ["Chicken Breast", "Beef Mince", "Pork Sausages", "Bacon"],
+        ["Free Range", "Lean", "Smoked", "Organic", "Outdoor Bred"],
+    ),
+    "Fish": (
+        7.5,
+        ["Salmon Fillets", "Cod Loins", "Prawns", "Tuna Steaks"],
+        ["Wild", "Smoked", "Frozen", "MSC", "Lemon Pepper"],
+    ),
+    "Snacks": (
+        2.2,
+        ["Crisps", "Popcorn", "Pretzels", "Rice Cakes", "Nuts"],
+        ["Sea Salt", "Sweet Chilli", "Salted", "Cheese", "Honey Roasted"],
+    ),
+    "Chocolate": (
+        2.8,
+        ["Milk Chocolate", "Dark Chocolate", "Chocolate Bar", "Truffles"],
+        ["70% Cocoa", "Hazelnut", "Sea Salt", "Orange", "Vegan"],
+    ),
+    "Cereal": (
+        3.5,
+        ["Granola", "Porridge Oats", "Muesli", "Corn Flakes"],
+        ["Honey", "Nut", "Berry", "Low Sugar", "Wholegrain"],
+    ),
+    "Pasta": (
+        1.6,
+        ["Spaghetti", "Penne", "Fusilli", "Lasagne Sheets", "Tagliatelle"],
+        ["Durum Wheat", "Wholewheat", "Egg", "Gluten Free", "Bronze Cut"],
+    ),
+    "Sauces": (
+        2.4,
+        ["Pasta Sauce", "Pesto", "Ketchup", "Mayonnaise", "Curry Paste"],
+        ["Basil", "Tomato", "Garlic", "Spicy", "Light"],
+    ),
+    "Frozen": (
+        3.8,
+        ["Pizza", "Ice Cream", "Frozen Peas", "Fish Fingers", "Chips"],
+        ["Margherita", "Vanilla", "Garden", "Crispy", "Family Size"],
+    ),
+    "Drinks": (
+        1.9,
+        ["Orange Juice", "Sparkling Water", "Cola", "Lemonade", "Oat Drink"],
+        ["No Added Sugar", "Still", "Zero", "Barista", "Cloudy"],
+    ),
+    "Beer & Wine": (
+        8.5,
+        ["Lager", "IPA", "Red Wine", "White Wine", "Cider"],
+        ["Craft", "Alcohol Free", "Dry", "Session", "Vintage"],
+    ),
+    "Household": (
+        4.5,
+        ["Washing Up Liquid", "Laundry Detergent", "Kitchen Roll", "Bin Bags"],
+        ["Lemon", "Eco", "Bio", "Non Bio", "Extra Strong"],
+    ),
+    "Personal Care": (
+        4.2,
+        ["Shampoo", "Toothpaste", "Shower Gel", "Deodorant", "Hand Soap"],
+        ["Sensitive", "Whitening", "Coconut", "Men", "Unscented"],
+    ),
+    "Health": (
+        6.0,
+        ["Vitamin D", "Multivitamins", "Protein Powder", "Omega 3"],
+        ["Vegan", "Chewable", "Chocolate", "High Strength", "Kids"],
+    ),
+    "Canned": (
+        1.4,
+        ["Chickpeas", "Chopped Tomatoes", "Baked Beans", "Sweetcorn", "Coconut Milk"],
+        ["Organic", "Reduced Salt", "In Water", "Light", "Premium"],
+    ),
+    "Rice & Grains": (
+        2.6,
+        ["Basmati Rice", "Quinoa", "Couscous", "Risotto Rice"],
+        ["Brown", "Wholegrain", "Microwave", "Organic", "Tri Colour"],
+    ),
+    "Spreads": (
+        3.1,
+        ["Peanut Butter", "Jam", "Honey", "Chocolate Spread"],
+        ["Crunchy", "Smooth", "Strawberry", "Raw", "No Palm Oil"],
+    ),
 }
 SIZES = ["250g", "500g", "1kg", "4 pack", "6 pack", "750ml", "1L", "2L", "100g", "12 pack"]
 BRAND_PARTS = (
@@ -109,7 +205,9 @@ def generate_demo_data(
     events = _make_purchases(rng, people, catalog, start, days, orders_per_user)
     events, dirt = _inject_dirt(rng, events, catalog, start)
     titles_dirty = _dirty_titles(rng, catalog["title"])
-    dirt["odd_unicode_title"] = int(sum(a != b for a, b in zip(titles_dirty, catalog["title"], strict=True)))
+    dirt["odd_unicode_title"] = int(
+        sum(a != b for a, b in zip(titles_dirty, catalog["title"], strict=True))
+    )
     catalog["title"] = titles_dirty
 
     tables = {
@@ -136,7 +234,11 @@ def _make_catalog(rng: np.random.Generator, n: int, start: datetime, days: int) 
     category = rng.choice(len(names), size=n, p=category_weight)
     brand_count = max(8, n // 25)
     brand_names = np.array(
-        [f"{BRAND_PARTS[0][i % 20]}{BRAND_PARTS[1][(i // 20) % 15]}" + ("" if i < 300 else f" {i // 300}") for i in range(brand_count)]
+        [
+            f"{BRAND_PARTS[0][i % 20]}{BRAND_PARTS[1][(i // 20) % 15]}"
+            + ("" if i < 300 else f" {i // 300}")
+            for i in range(brand_count)
+        ]
     )
     # each brand sells in two or three categories; an item's brand comes from its category
     brand_categories = rng.integers(0, len(names), size=(brand_count, 3))
@@ -154,9 +256,17 @@ def _make_catalog(rng: np.random.Generator, n: int, start: datetime, days: int) 
     base_price = np.array([CATEGORIES[names[c]][0] for c in category])
     price = np.round(base_price * brand_premium[brand] * rng.lognormal(0.0, 0.3, size=n), 2)
     # lifecycle: created before the year (80 %) or during it; popularity peaks and fades
-    created_day = np.where(rng.random(n) < 0.8, -rng.integers(30, 720, size=n), rng.integers(0, days - 7, size=n))
-    peak_day = np.where(created_day >= 0, created_day + rng.integers(7, 60, size=n), rng.integers(-120, days + 60, size=n))
-    width = np.where(rng.random(n) < 0.1, rng.uniform(10, 25, size=n), rng.uniform(60, 240, size=n))  # 10 % surge
+    created_day = np.where(
+        rng.random(n) < 0.8, -rng.integers(30, 720, size=n), rng.integers(0, days - 7, size=n)
+    )
+    peak_day = np.where(
+        created_day >= 0,
+        created_day + rng.integers(7, 60, size=n),
+        rng.integers(-120, days + 60, size=n),
+    )
+    width = np.where(
+        rng.random(n) < 0.1, rng.uniform(10, 25, size=n), rng.uniform(60, 240, size=n)
+    )  # 10 % surge
     appeal = rng.lognormal(0.0, 1.0, size=n)
     titles, descriptions = [], []
     for i in range(n):
@@ -187,14 +297,20 @@ def _make_catalog(rng: np.random.Generator, n: int, start: datetime, days: int) 
     }
 
 
-def _make_users(rng: np.random.Generator, n: int, catalog: dict, start: datetime, days: int) -> dict:
+def _make_users(
+    rng: np.random.Generator, n: int, catalog: dict, start: datetime, days: int
+) -> dict:
     categories = len(catalog["category_names"])
     taste = rng.dirichlet(np.full(categories, 0.25), size=n)
     activity = np.clip(rng.lognormal(0.0, 0.9, size=n), 0.1, 15.0)  # heavy-tailed
     price_level = rng.lognormal(0.0, 0.35, size=n)
-    signup_day = np.where(rng.random(n) < 0.6, -rng.integers(1, 1000, size=n), rng.integers(0, days - 14, size=n))
+    signup_day = np.where(
+        rng.random(n) < 0.6, -rng.integers(1, 1000, size=n), rng.integers(0, days - 14, size=n)
+    )
     favourite_brands = rng.integers(0, len(catalog["brand_names"]), size=(n, 4))
-    segment = rng.choice(["north", "south", "east", "west", "online"], size=n, p=[0.25, 0.25, 0.2, 0.2, 0.1])
+    segment = rng.choice(
+        ["north", "south", "east", "west", "online"], size=n, p=[0.25, 0.25, 0.2, 0.2, 0.1]
+    )
     age_band = rng.choice(["18-24", "25-34", "35-44", "45-54", "55+"], size=n)
     return {
         "user_id": np.array([f"u{i:06d}" for i in range(n)]),
@@ -218,7 +334,9 @@ def _item_sampler(rng: np.random.Generator, catalog: dict, days: int):
         if not len(items):
             continue
         mid_day = np.arange(weeks)[:, None] * 7 + 3.5
-        shape = np.exp(-0.5 * ((mid_day - catalog["peak_day"][items]) / catalog["width"][items]) ** 2)
+        shape = np.exp(
+            -0.5 * ((mid_day - catalog["peak_day"][items]) / catalog["width"][items]) ** 2
+        )
         launched = mid_day >= catalog["created_day"][items]
         weights = (catalog["appeal"][items] * (0.15 + shape)) * launched
         tables[c] = (items, np.cumsum(weights, axis=1))
@@ -229,7 +347,9 @@ def _make_purchases(rng, people, catalog, start, days, orders_per_user) -> dict:
     n_users = len(people["user_id"])
     first_day = np.clip(people["signup_day"], 0, days - 1)
     span = days - first_day
-    orders = rng.poisson(orders_per_user * people["activity"] * span / days) + (rng.random(n_users) < 0.7)
+    orders = rng.poisson(orders_per_user * people["activity"] * span / days) + (
+        rng.random(n_users) < 0.7
+    )
     order_user = np.repeat(np.arange(n_users), orders)
     order_time = first_day[order_user] + rng.random(len(order_user)) * span[order_user]  # in days
     basket = 1 + rng.geometric(0.45, size=len(order_user))
@@ -259,15 +379,31 @@ def _make_purchases(rng, people, catalog, start, days, orders_per_user) -> dict:
         picks = np.searchsorted(row, rng.random((len(group), 3)) * row[-1], side="right")
         draws[group] = items[np.minimum(picks, len(items) - 1)]
     valid = draws[:, 0] >= 0
-    draws, slot_user, slot_time, slot_order = draws[valid], slot_user[valid], slot_time[valid], slot_order[valid]
-    brand_match = (catalog["brand"][draws][:, :, None] == people["favourite_brands"][slot_user][:, None, :]).any(axis=2)
-    typical = np.array([CATEGORIES[catalog["category_names"][c]][0] for c in catalog["category"][draws[:, 0]]])
-    price_fit = -np.abs(np.log(catalog["price"][draws] / (typical[:, None] * people["price_level"][slot_user][:, None])))
+    draws, slot_user, slot_time, slot_order = (
+        draws[valid],
+        slot_user[valid],
+        slot_time[valid],
+        slot_order[valid],
+    )
+    brand_match = (
+        catalog["brand"][draws][:, :, None] == people["favourite_brands"][slot_user][:, None, :]
+    ).any(axis=2)
+    typical = np.array(
+        [CATEGORIES[catalog["category_names"][c]][0] for c in catalog["category"][draws[:, 0]]]
+    )
+    price_fit = -np.abs(
+        np.log(
+            catalog["price"][draws] / (typical[:, None] * people["price_level"][slot_user][:, None])
+        )
+    )
     score = 1.5 * brand_match + 1.2 * price_fit + rng.gumbel(size=draws.shape)
     slot_item = draws[np.arange(len(draws)), score.argmax(axis=1)]
     launched = slot_time >= catalog["created_day"][slot_item]  # the launch week's early days
     slot_item, slot_user, slot_time, slot_order = (
-        slot_item[launched], slot_user[launched], slot_time[launched], slot_order[launched]
+        slot_item[launched],
+        slot_user[launched],
+        slot_time[launched],
+        slot_order[launched],
     )
 
     # staples: one to three items per user from their favourite categories, re-bought on rhythm
@@ -278,7 +414,9 @@ def _make_purchases(rng, people, catalog, start, days, orders_per_user) -> dict:
     time = np.concatenate([slot_time, staple_time])
     order_index = np.concatenate([slot_order, staple_order])
     quantity = np.where(rng.random(len(user)) < 0.85, 1, rng.integers(2, 4, size=len(user)))
-    paid = np.round(catalog["price"][item] * rng.choice([1.0, 1.0, 1.0, 0.9, 0.8], size=len(user)), 2)
+    paid = np.round(
+        catalog["price"][item] * rng.choice([1.0, 1.0, 1.0, 0.9, 0.8], size=len(user)), 2
+    )
     ordering = np.lexsort((item, time))
     return {
         "user": user[ordering],
@@ -306,7 +444,9 @@ def _staples(rng, people, catalog, first_day, days):
         chosen = category == c
         weights = catalog["appeal"][pool] / catalog["appeal"][pool].sum()
         item[chosen] = rng.choice(pool, size=int(chosen.sum()), p=weights)
-    interval = rng.uniform(10, 45, size=len(owner)) / np.sqrt(people["activity"][owner]).clip(0.5, 3)
+    interval = rng.uniform(10, 45, size=len(owner)) / np.sqrt(people["activity"][owner]).clip(
+        0.5, 3
+    )
     first = first_day[owner] + rng.random(len(owner)) * interval
     repeats = np.maximum(0, np.floor((days - first) / interval)).astype(np.int64) + 1
     keep = rng.random(len(owner)) < 0.8  # a fifth of staples lapse: not every habit is kept
@@ -339,13 +479,22 @@ def _inject_dirt(rng, events, catalog, start) -> tuple[dict, dict[str, int]]:
     horizon = columns["time"].max()
     returned, return_time = returned[return_time <= horizon], return_time[return_time <= horizon]
     partial = rng.random(len(returned)) < 0.2
-    return_quantity = np.where(partial & (columns["quantity"][returned] > 1), -1, -columns["quantity"][returned])
+    return_quantity = np.where(
+        partial & (columns["quantity"][returned] > 1), -1, -columns["quantity"][returned]
+    )
     dirt["return"] = len(returned)
 
     # in-place dirt on distinct, untouched rows (a returned purchase stays clean)
     untouched = np.ones(n, dtype=bool)
     untouched[returned] = False
-    for kind in ("missing_user_id", "missing_item_id", "non_positive_price", "price_outlier", "unknown_item", "future_event_ts"):
+    for kind in (
+        "missing_user_id",
+        "missing_item_id",
+        "non_positive_price",
+        "price_outlier",
+        "unknown_item",
+        "future_event_ts",
+    ):
         rows = np.flatnonzero(untouched & (rng.random(n) < DIRT_RATES[kind]))
         untouched[rows] = False
         dirt[kind] = len(rows)
@@ -354,9 +503,13 @@ def _inject_dirt(rng, events, catalog, start) -> tuple[dict, dict[str, int]]:
         elif kind == "missing_item_id":
             columns["item_id"][rows] = None
         elif kind == "non_positive_price":
-            columns["price"][rows] = np.where(rng.random(len(rows)) < 0.5, 0.0, -columns["price"][rows])
+            columns["price"][rows] = np.where(
+                rng.random(len(rows)) < 0.5, 0.0, -columns["price"][rows]
+            )
         elif kind == "price_outlier":
-            columns["price"][rows] = np.round(columns["price"][rows] * np.where(rng.random(len(rows)) < 0.5, 100, 0.01), 4)
+            columns["price"][rows] = np.round(
+                columns["price"][rows] * np.where(rng.random(len(rows)) < 0.5, 100, 0.01), 4
+            )
         elif kind == "unknown_item":
             columns["item_id"][rows] = 900_000 + rng.integers(0, 1000, size=len(rows))
         else:  # future: somewhere in the 2090s
@@ -375,7 +528,9 @@ def _inject_dirt(rng, events, catalog, start) -> tuple[dict, dict[str, int]]:
     duplicates = np.flatnonzero(untouched & (rng.random(n) < DIRT_RATES["duplicate"]))
     dirt["duplicate"] = len(duplicates)
     copies = {name: values[duplicates] for name, values in columns.items()}
-    merged = {name: np.concatenate([columns[name], returns[name], copies[name]]) for name in columns}
+    merged = {
+        name: np.concatenate([columns[name], returns[name], copies[name]]) for name in columns
+    }
     order = np.argsort(merged["time"], kind="stable")
     return {name: values[order] for name, values in merged.items()}, dirt
 
@@ -390,7 +545,9 @@ def _dirty_titles(rng: np.random.Generator, titles: list[str]) -> list[str]:
             out[i] = "  " + titles[i].replace(" ", "\u00a0 ", 1).replace(" ", "\u3000", 1) + " "
         else:  # random case
             flips = rng.random(len(titles[i])) < 0.5
-            out[i] = "".join(ch.upper() if f else ch.lower() for ch, f in zip(titles[i], flips, strict=True))
+            out[i] = "".join(
+                ch.upper() if f else ch.lower() for ch, f in zip(titles[i], flips, strict=True)
+            )
     return out
 
 
@@ -421,8 +578,13 @@ def _items_table(catalog: dict, start: datetime) -> pa.Table:
             "item_id": pa.array(catalog["item_id"], pa.int64()),
             "title": pa.array(catalog["title"], pa.string()),
             "description": pa.array(catalog["description"], pa.string()),
-            "category": pa.array([catalog["category_names"][c] for c in catalog["category"]], pa.string()),
-            "brand": pa.array([b if has else None for b, has in zip(brands, catalog["has_brand"], strict=True)], pa.string()),
+            "category": pa.array(
+                [catalog["category_names"][c] for c in catalog["category"]], pa.string()
+            ),
+            "brand": pa.array(
+                [b if has else None for b, has in zip(brands, catalog["has_brand"], strict=True)],
+                pa.string(),
+            ),
             "price": pa.array(catalog["price"], pa.float64()),
             "created_at": _timestamps(catalog["created_day"].astype(float), start),
         }
@@ -446,6 +608,8 @@ def _iso_timestamps(table: pa.Table) -> pa.Table:
     columns = []
     for column in table.columns:
         if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-            column = pa.array([None if v is None else v.isoformat() for v in column.to_pylist()], pa.string())
+            column = pa.array(
+                [None if v is None else v.isoformat() for v in column.to_pylist()], pa.string()
+            )
         columns.append(column)
     return pa.table(columns, names=table.column_names)

@@ -16,6 +16,7 @@ never pays their import.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -140,19 +141,15 @@ class EmbeddingCache:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         log.warning(message)
         self.corrupt_files.append(shard)
-        try:
+        with contextlib.suppress(OSError):
             shard.replace(shard.with_suffix(".corrupt"))
-        except OSError:
-            pass
 
     def _compact(self, shards: list[Path]) -> None:
         keys = list(self._rows)
         self._write(_keys_to_matrix(keys), self.get(keys))
         for shard in shards:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 shard.unlink()
-            except FileNotFoundError:
-                pass
             self._seen_files.discard(shard.name)
 
     def get(self, keys: Sequence[bytes]) -> np.ndarray:
@@ -229,7 +226,9 @@ def load_model(model: str | None = None):
     return _MODELS[path]
 
 
-def encode(texts: Sequence[str], *, model: str | None = None, show_progress: bool | None = None) -> np.ndarray:
+def encode(
+    texts: Sequence[str], *, model: str | None = None, show_progress: bool | None = None
+) -> np.ndarray:
     """Encode texts (already normalised) to L2-normalised float32 vectors, bypassing the cache.
 
     Sorted by length and fed in chunks, so a progress bar can count texts while batches stay
@@ -239,8 +238,9 @@ def encode(texts: Sequence[str], *, model: str | None = None, show_progress: boo
         return np.zeros((0, DIMENSION), dtype=np.float32)
     transformer = load_model(model)
     order = np.argsort([len(text) for text in texts], kind="stable")
-    dimension = getattr(transformer, "get_embedding_dimension", None) or getattr(
-        transformer, "get_sentence_embedding_dimension"
+    dimension = (
+        getattr(transformer, "get_embedding_dimension", None)
+        or transformer.get_sentence_embedding_dimension
     )
     if dimension() != DIMENSION:
         raise RuntimeError(

@@ -39,7 +39,8 @@ def evaluate_test_snapshot(
     con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: Sequence[str], version: str
 ) -> list[MetricRow]:
     users = con.execute(
-        "select user_id, count(*) from int_labels where snapshot = ? group by user_id order by user_id", [SNAPSHOT]
+        "select user_id, count(*) from int_labels where snapshot = ? group by user_id order by user_id",
+        [SNAPSHOT],
     ).fetchall()
     if not users:
         return []
@@ -76,7 +77,9 @@ def evaluate_test_snapshot(
     try:
         for method, ranked_sql in methods.items():
             ranked = _ranked(con, ranked_sql, user_ids, item_ids)
-            for metric, k, value in metrics.all_metrics(ranked, relevant, len(item_ids), item_events):
+            for metric, k, value in metrics.all_metrics(
+                ranked, relevant, len(item_ids), item_events
+            ):
                 rows.append((version, SNAPSHOT, method, metric, k, value))
     finally:
         con.unregister("eval_users")
@@ -84,9 +87,15 @@ def evaluate_test_snapshot(
     return rows
 
 
-def _ranker_top(con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: Sequence[str]) -> str:
+def _ranker_top(
+    con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: Sequence[str]
+) -> str:
     data = load_split(con, SNAPSHOT, features)
-    scores = booster.predict(data.features, num_iteration=booster.best_iteration or None) if len(data.labels) else []
+    scores = (
+        booster.predict(data.features, num_iteration=booster.best_iteration or None)
+        if len(data.labels)
+        else []
+    )
     table = pa.table(
         {
             "user_id": pa.array(data.users.tolist(), pa.string()),
@@ -101,7 +110,9 @@ def _ranker_top(con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: 
     )
 
 
-def _ranked(con: duckdb.DuckDBPyConnection, ranked_sql: str, user_ids: np.ndarray, item_ids: np.ndarray) -> metrics.Ranked:
+def _ranked(
+    con: duckdb.DuckDBPyConnection, ranked_sql: str, user_ids: np.ndarray, item_ids: np.ndarray
+) -> metrics.Ranked:
     rows = con.execute(
         f"select ranked.user_id, ranked.item_id, ranked.rank, labels.item_id is not null as hit"
         f" from ({ranked_sql}) as ranked"

@@ -22,7 +22,9 @@ EXPORTED_TABLES = (
 )
 
 
-def export_tables(db: Path, out_dir: Path, tables: tuple[str, ...] = EXPORTED_TABLES) -> dict[str, Path]:
+def export_tables(
+    db: Path, out_dir: Path, tables: tuple[str, ...] = EXPORTED_TABLES
+) -> dict[str, Path]:
     """Write each existing table to ``out_dir/<table>.parquet``; returns what was written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}

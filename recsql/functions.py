@@ -30,7 +30,9 @@ _REGISTERED: list[Callable] = []
 
 def _map_text(function: Callable[[str], str]) -> Callable[[pa.Array], pa.Array]:
     def apply(values: pa.Array) -> pa.Array:
-        return pa.array([None if v is None else function(v) for v in values.to_pylist()], pa.string())
+        return pa.array(
+            [None if v is None else function(v) for v in values.to_pylist()], pa.string()
+        )
 
     return apply
 
@@ -77,7 +79,9 @@ def _nearest_function(indexes: _IndexCache) -> Callable[..., pa.Array]:
         vectors, ks, names = (_contiguous(array) for array in (vectors, ks, names))
         count = len(vectors)
         result: list[list[dict] | None] = [None] * count
-        valid = [i for i in range(count) if vectors[i].is_valid and ks[i].is_valid and names[i].is_valid]
+        valid = [
+            i for i in range(count) if vectors[i].is_valid and ks[i].is_valid and names[i].is_valid
+        ]
         by_query: dict[tuple[str, int], list[int]] = {}
         for i in valid:
             by_query.setdefault((names[i].as_py(), ks[i].as_py()), []).append(i)
@@ -102,10 +106,17 @@ def register_functions(con: duckdb.DuckDBPyConnection, *, model: str | None = No
     model = model or None
     model_id, _ = embeddings.configured_model(model)
     vector = duckdb.array_type(sqltypes.FLOAT, embeddings.DIMENSION)
-    neighbours = duckdb.list_type(duckdb.struct_type({"item_id": sqltypes.VARCHAR, "similarity": sqltypes.FLOAT}))
+    neighbours = duckdb.list_type(
+        duckdb.struct_type({"item_id": sqltypes.VARCHAR, "similarity": sqltypes.FLOAT})
+    )
     functions = [
         ("recsql_clean_text", _map_text(text.clean_text), [sqltypes.VARCHAR], sqltypes.VARCHAR),
-        ("recsql_normalize_text", _map_text(text.normalise_text), [sqltypes.VARCHAR], sqltypes.VARCHAR),
+        (
+            "recsql_normalize_text",
+            _map_text(text.normalise_text),
+            [sqltypes.VARCHAR],
+            sqltypes.VARCHAR,
+        ),
         ("recsql_embed", _embed_function(model), [sqltypes.VARCHAR], vector),
         (
             "recsql_nearest_items",
@@ -116,11 +127,20 @@ def register_functions(con: duckdb.DuckDBPyConnection, *, model: str | None = No
     ]
     for name, function, parameters, returns in functions:
         con.create_function(
-            name, function, parameters, returns, type="arrow", null_handling="special", side_effects=False
+            name,
+            function,
+            parameters,
+            returns,
+            type="arrow",
+            null_handling="special",
+            side_effects=False,
         )
         _REGISTERED.append(function)
+
     def embedding_model() -> str:
         return model_id
 
-    con.create_function("recsql_embedding_model", embedding_model, [], sqltypes.VARCHAR, side_effects=False)
+    con.create_function(
+        "recsql_embedding_model", embedding_model, [], sqltypes.VARCHAR, side_effects=False
+    )
     _REGISTERED.append(embedding_model)

@@ -75,5 +75,3 @@ def feature_matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
         column = pc.fill_null(table.column(name).cast(pa.float64()), np.nan)
         matrix[:, position] = column.to_numpy()
     return matrix
-
-

@@ -17,19 +17,42 @@ DETAIL_COLUMNS = ("user_item_times_bought", "category", "brand", "similar_to_tit
 
 # (prefixes of the feature name, sentence); the first match wins
 TEMPLATES: list[tuple[tuple[str, ...], str]] = [
-    (("user_item_times_bought", "user_item_recency_weight", "user_item_days_since", "gen_repurchase"), "bought {times} times before"),
+    (
+        (
+            "user_item_times_bought",
+            "user_item_recency_weight",
+            "user_item_days_since",
+            "gen_repurchase",
+        ),
+        "bought {times} times before",
+    ),
     (("sim_", "gen_content"), "similar to {similar}"),
     (("gen_covisit",), "often bought together with your recent items"),
-    (("user_item_category_share", "gen_popular_category", "user_top_category"), "you often buy {category}"),
+    (
+        ("user_item_category_share", "gen_popular_category", "user_top_category"),
+        "you often buy {category}",
+    ),
     (("user_item_brand_share",), "a brand you buy: {brand}"),
-    (("item_events_7d", "item_events_30d", "item_trend", "item_users_30d", "gen_popular_recent", "item_days_since"), "trending in {category}"),
+    (
+        (
+            "item_events_7d",
+            "item_events_30d",
+            "item_trend",
+            "item_users_30d",
+            "gen_popular_recent",
+            "item_days_since",
+        ),
+        "trending in {category}",
+    ),
     (("item_events", "item_unique_users", "gen_popular_alltime"), "a best seller in {category}"),
     (("item_price", "user_item_price_ratio"), "in your usual price range"),
 ]
 FALLBACK = "popular right now"
 
 
-def row_details(con: duckdb.DuckDBPyConnection, users: np.ndarray, items: np.ndarray) -> dict[str, list]:
+def row_details(
+    con: duckdb.DuckDBPyConnection, users: np.ndarray, items: np.ndarray
+) -> dict[str, list]:
     """The values reasons quote, for the given serve (user, item) rows, in their order."""
     pairs = pa.table(
         {
@@ -67,7 +90,9 @@ def sentence_for(feature: str, detail: dict) -> str | None:
     return None
 
 
-def explain(features: Sequence[str], contributions: np.ndarray, details: dict[str, list]) -> list[str]:
+def explain(
+    features: Sequence[str], contributions: np.ndarray, details: dict[str, list]
+) -> list[str]:
     """One reason per row: the first feature, by contribution, that has a sentence."""
     texts = []
     for row, contribution in enumerate(contributions):

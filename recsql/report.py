@@ -10,17 +10,30 @@ import duckdb
 
 from recsql import warehouse
 
-SHOWN = [("ndcg", 10), ("recall", 10), ("map", 10), ("mrr", 10), ("hit_rate", 10), ("recall", 20), ("coverage", 10), ("novelty", 10)]
+SHOWN = [
+    ("ndcg", 10),
+    ("recall", 10),
+    ("map", 10),
+    ("mrr", 10),
+    ("hit_rate", 10),
+    ("recall", 20),
+    ("coverage", 10),
+    ("novelty", 10),
+]
 
 
 def metrics_table(rows: Sequence[tuple]) -> str:
     """Methods as rows, the key metrics as columns, best NDCG@10 first."""
     values = {(method, metric, k): value for _, _, method, metric, k, value in rows}
-    methods = sorted({method for method, _, _ in values}, key=lambda m: -values.get((m, "ndcg", 10), 0.0))
+    methods = sorted(
+        {method for method, _, _ in values}, key=lambda m: -values.get((m, "ndcg", 10), 0.0)
+    )
     header = f"{'method':<24}" + "".join(f"{f'{metric}@{k}':>12}" for metric, k in SHOWN)
     lines = [header, "-" * len(header)]
     for method in methods:
-        cells = "".join(f"{values.get((method, metric, k), float('nan')):>12.4f}" for metric, k in SHOWN)
+        cells = "".join(
+            f"{values.get((method, metric, k), float('nan')):>12.4f}" for metric, k in SHOWN
+        )
         lines.append(f"{method:<24}{cells}")
     return "\n".join(lines)
 
@@ -32,7 +45,10 @@ def show(db: Path, *, user_count: int = 3, user_ids: Sequence[str] = ()) -> str:
             "select model_version, snapshot, method, metric, k, value from model_metrics where model_version = ?",
             [version],
         ).fetchall()
-        out = [f"Model {version} on the test snapshot, over every test user with labels:", metrics_table(rows)]
+        out = [
+            f"Model {version} on the test snapshot, over every test user with labels:",
+            metrics_table(rows),
+        ]
         if not warehouse.table_exists(con, "recommendations"):
             out.append("\n(no recommendations yet: run `recsql score`)")
             return "\n".join(out)

@@ -35,7 +35,9 @@ class ScoreRun:
     table: str
 
 
-def check_features(model_features: list[str], serve_columns: set[str], current: list[str], version: str) -> None:
+def check_features(
+    model_features: list[str], serve_columns: set[str], current: list[str], version: str
+) -> None:
     missing = [name for name in model_features if name not in serve_columns]
     extra = [name for name in current if name not in model_features]
     if missing or extra:
@@ -72,7 +74,9 @@ def score_serve_snapshot(
         data = load_split(con, "serve", features)
         scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
         top = top_k_per_user(data.users, scores, top_k)
-        contributions = booster.predict(data.features[top], pred_contrib=True) if len(top) else np.zeros((0, 0))
+        contributions = (
+            booster.predict(data.features[top], pred_contrib=True) if len(top) else np.zeros((0, 0))
+        )
         details = reasons.row_details(con, data.users[top], data.items[top])
         texts = reasons.explain(features, contributions, details)
 
@@ -93,7 +97,9 @@ def score_serve_snapshot(
         )
         con.register("new_recommendations", rows)
         try:
-            con.execute(f"create or replace table {staging} as select * from new_recommendations order by user_id, rank")
+            con.execute(
+                f"create or replace table {staging} as select * from new_recommendations order by user_id, rank"
+            )
         finally:
             con.unregister("new_recommendations")
         con.execute("begin transaction")

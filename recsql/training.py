@@ -69,11 +69,15 @@ def is_validation_user(users: np.ndarray, seed: int, fraction: float) -> np.ndar
 
 def with_positive_groups(data: RankingData) -> RankingData:
     sizes = group_sizes_in_row_order(data.snapshots, data.users)
-    positives = np.add.reduceat(data.labels > 0, np.r_[0, np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
+    positives = (
+        np.add.reduceat(data.labels > 0, np.r_[0, np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
+    )
     return data.subset(np.repeat(positives > 0, sizes))
 
 
-def dataset(data: RankingData, features: Sequence[str], reference: lgb.Dataset | None = None) -> lgb.Dataset:
+def dataset(
+    data: RankingData, features: Sequence[str], reference: lgb.Dataset | None = None
+) -> lgb.Dataset:
     return lgb.Dataset(
         data.features,
         label=data.labels,
@@ -102,18 +106,24 @@ def train_ranker(
             raise TrainingError(f"fct_candidates in {db} has no train rows: run dbt build first")
         data = with_positive_groups(data)
         if not len(data.labels):
-            raise TrainingError("no train user has a label among their candidates: nothing to learn")
+            raise TrainingError(
+                "no train user has a label among their candidates: nothing to learn"
+            )
         validation = is_validation_user(data.users, seed, validation_fraction)
         if validation.all() or not validation.any():
             validation = np.zeros(len(validation), dtype=bool)
         merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
         train_set = dataset(data.subset(~validation), features)
-        valid_sets = [dataset(data.subset(validation), features, train_set)] if validation.any() else []
+        valid_sets = (
+            [dataset(data.subset(validation), features, train_set)] if validation.any() else []
+        )
         progress = _progress_callback(rounds, show_progress)
         callbacks = [progress]
         if valid_sets:
             callbacks.append(lgb.early_stopping(early_stopping, verbose=False))
-        booster = lgb.train(merged, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+        booster = lgb.train(
+            merged, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
+        )
         progress.bar.close()
         best_iteration = booster.best_iteration or booster.current_iteration()
 
@@ -127,8 +137,12 @@ def train_ranker(
             "params": merged,
             "best_iteration": best_iteration,
             "seed": seed,
-            "train_snapshots": {name: cut for name, (split, cut) in snapshots.items() if split == "train"},
-            "test_cutoff": next((cut for split, cut in snapshots.values() if split == "test"), None),
+            "train_snapshots": {
+                name: cut for name, (split, cut) in snapshots.items() if split == "train"
+            },
+            "test_cutoff": next(
+                (cut for split, cut in snapshots.values() if split == "test"), None
+            ),
             "train_rows": int(len(data.labels)),
             "train_users": int(len(np.unique(data.users))),
             "positives": int((data.labels > 0).sum()),
@@ -137,7 +151,12 @@ def train_ranker(
         }
         model_dir = save_model(booster, metadata, paths.models_dir() / version)
         result = TrainResult(
-            version, model_dir, best_iteration, metadata["train_rows"], metadata["train_users"], metadata["positives"]
+            version,
+            model_dir,
+            best_iteration,
+            metadata["train_rows"],
+            metadata["train_users"],
+            metadata["positives"],
         )
         result.metrics = evaluation.evaluate_test_snapshot(con, booster, features, version)
         warehouse.register_model(con, metadata, model_dir, booster, result.metrics)
@@ -189,7 +208,9 @@ def _progress_callback(rounds: int, show: bool):
         bar.update(1)
         if env.evaluation_result_list:
             scores = {name: value for _, name, value, _ in env.evaluation_result_list}
-            bar.set_postfix({k.replace("ndcg@", "ndcg"): f"{v:.4f}" for k, v in scores.items()}, refresh=False)
+            bar.set_postfix(
+                {k.replace("ndcg@", "ndcg"): f"{v:.4f}" for k, v in scores.items()}, refresh=False
+            )
 
     callback.order = 30  # after early stopping's check
     callback.bar = bar

@@ -32,7 +32,9 @@ def quote(name: str) -> str:
         parsed = sqlglot.parse_one(name, read="duckdb", into=exp.Table)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as error:
         raise refusal from error
-    parts = [part for part in (parsed.args.get("catalog"), parsed.args.get("db"), parsed.this) if part]
+    parts = [
+        part for part in (parsed.args.get("catalog"), parsed.args.get("db"), parsed.this) if part
+    ]
     plain = (
         isinstance(parsed, exp.Table)
         and 1 <= len(parts) <= 2
@@ -42,11 +44,15 @@ def quote(name: str) -> str:
     )
     if not plain:
         raise refusal
-    return ".".join(exp.to_identifier(part.name, quoted=True).sql(dialect="duckdb") for part in parts)
+    return ".".join(
+        exp.to_identifier(part.name, quoted=True).sql(dialect="duckdb") for part in parts
+    )
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    rows = con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchall()
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchall()
     return rows[0][0] > 0
 
 
@@ -61,15 +67,24 @@ def require_tables(con: duckdb.DuckDBPyConnection, db: Path, *names: str) -> Non
 
 def ranker_features(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The feature list the dbt layer recorded (model ranker_features), in order."""
-    return [row[0] for row in con.execute("select feature_name from ranker_features order by position").fetchall()]
+    return [
+        row[0]
+        for row in con.execute(
+            "select feature_name from ranker_features order by position"
+        ).fetchall()
+    ]
 
 
 def snapshot_cutoffs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
-    rows = con.execute("select snapshot, split, cast(cutoff_ts as varchar) from int_snapshots order by cutoff_ts").fetchall()
+    rows = con.execute(
+        "select snapshot, split, cast(cutoff_ts as varchar) from int_snapshots order by cutoff_ts"
+    ).fetchall()
     return {snapshot: (split, cutoff) for snapshot, split, cutoff in rows}
 
 
-def register_model(con, metadata: dict[str, Any], model_dir: Path, booster, metrics: list[tuple]) -> None:
+def register_model(
+    con, metadata: dict[str, Any], model_dir: Path, booster, metrics: list[tuple]
+) -> None:
     """Append the model to model_registry and its metrics and feature importance, atomically."""
     gains = booster.feature_importance(importance_type="gain")
     splits = booster.feature_importance(importance_type="split")
@@ -101,7 +116,9 @@ def register_model(con, metadata: dict[str, Any], model_dir: Path, booster, metr
                 json.dumps(metadata, default=str),
             ],
         )  # fmt: skip
-        con.executemany("insert into model_metrics values (?, ?, ?, ?, ?, ?)", [list(row) for row in metrics])
+        con.executemany(
+            "insert into model_metrics values (?, ?, ?, ?, ?, ?)", [list(row) for row in metrics]
+        )
         families = dict(con.execute("select feature_name, family from ranker_features").fetchall())
         con.executemany(
             "insert into feature_importance values (?, ?, ?, ?, ?)",
@@ -121,10 +138,21 @@ def latest_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> 
     if not table_exists(con, "model_registry"):
         raise LookupError("no model is registered yet: run `recsql train` first")
     if version:
-        rows = con.execute("select model_version, path from model_registry where model_version = ?", [version]).fetchall()
+        rows = con.execute(
+            "select model_version, path from model_registry where model_version = ?", [version]
+        ).fetchall()
         if not rows:
-            known = [r[0] for r in con.execute("select model_version from model_registry order by created_at desc limit 5").fetchall()]
-            raise LookupError(f"no model {version!r} in model_registry; recent ones: {', '.join(known)}")
+            known = [
+                r[0]
+                for r in con.execute(
+                    "select model_version from model_registry order by created_at desc limit 5"
+                ).fetchall()
+            ]
+            raise LookupError(
+                f"no model {version!r} in model_registry; recent ones: {', '.join(known)}"
+            )
     else:
-        rows = con.execute("select model_version, path from model_registry order by created_at desc, model_version desc limit 1").fetchall()
+        rows = con.execute(
+            "select model_version, path from model_registry order by created_at desc, model_version desc limit 1"
+        ).fetchall()
     return rows[0][0], Path(rows[0][1])

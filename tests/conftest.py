@@ -101,7 +101,9 @@ class Warehouse:
 
     def build(self, vars: Mapping[str, Any] | None = None, select: str | None = None) -> None:
         # cautious: a partial build runs only the tests whose every parent it built
-        args = ["build"] + (["--select", select, "--indirect-selection", "cautious"] if select else [])
+        args = ["build"] + (
+            ["--select", select, "--indirect-selection", "cautious"] if select else []
+        )
         self.dbt(*args, vars=vars)
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
@@ -140,12 +142,19 @@ def copy_warehouse(source: Warehouse, target: Path) -> Warehouse:
     """A private copy of a built warehouse (DuckDB file, indexes, models) to write into."""
     import shutil
 
-    shutil.copytree(source.root, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("raw", "target", "logs"))
+    shutil.copytree(
+        source.root,
+        target,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("raw", "target", "logs"),
+    )
     return Warehouse(target, source.cache)
 
 
 @pytest.fixture(scope="session")
-def trained_warehouse(demo_warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+def trained_warehouse(
+    demo_warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory
+) -> Warehouse:
     """The demo warehouse with one model trained (seed 42). Read-only: copy it to write."""
     from recsql.training import train_ranker
 

@@ -32,7 +32,9 @@ def test_the_readme_shows_the_two_setup_commands_and_the_dbt_invocation() -> Non
 def test_every_var_in_the_readme_table_exists_in_dbt_project() -> None:
     project = (Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml").read_text()
     table = README.split("| var | default |", 1)[1].split("\n\n", 1)[0]
-    table_vars = re.findall(r"`([a-z_]+)`", "\n".join(line.split("|")[1] for line in table.splitlines()[2:]))
+    table_vars = re.findall(
+        r"`([a-z_]+)`", "\n".join(line.split("|")[1] for line in table.splitlines()[2:])
+    )
     assert table_vars
     for var in table_vars:
         assert re.search(rf"^  {var}:", project, flags=re.MULTILINE), var

@@ -45,9 +45,9 @@ def test_recsql_embed_returns_the_cached_unit_vectors(con) -> None:
 
 
 def test_recsql_clean_text_applies_nfkc_and_whitespace(con) -> None:
-    assert con.execute("select recsql_clean_text(?)", ["  Ｓｋｙｒ\u3000Vanilla\u00a0"]).fetchall() == [
-        ("Skyr Vanilla",)
-    ]
+    assert con.execute(
+        "select recsql_clean_text(?)", ["  Ｓｋｙｒ\u3000Vanilla\u00a0"]
+    ).fetchall() == [("Skyr Vanilla",)]
 
 
 def test_nearest_items_from_sql_match_exact_search_on_sentence_vectors(con) -> None:

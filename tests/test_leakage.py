@@ -92,8 +92,14 @@ def assert_snapshot_unchanged(a: Warehouse, b: Warehouse, snapshot: str) -> None
         before, after = rows_of(a, table, snapshot, None), rows_of(b, table, snapshot, None)
         assert before, f"{table} has no rows for {snapshot}: the test would prove nothing"
         assert before == after, f"{table}/{snapshot}: {len(before ^ after)} rows differ"
-    users_a = {u for (u,) in a.query("select user_id from int_snapshot_users where snapshot = ?", [snapshot])}
-    users_b = {u for (u,) in b.query("select user_id from int_snapshot_users where snapshot = ?", [snapshot])}
+    users_a = {
+        u
+        for (u,) in a.query("select user_id from int_snapshot_users where snapshot = ?", [snapshot])
+    }
+    users_b = {
+        u
+        for (u,) in b.query("select user_id from int_snapshot_users where snapshot = ?", [snapshot])
+    }
     common = users_a & users_b
     assert len(common) > 0.5 * len(users_a)
     for table in PER_SNAPSHOT_USER:

@@ -17,7 +17,9 @@ def ranked(rows: list[tuple[int, int, int, bool]]) -> Ranked:
 
 def test_two_users_by_hand() -> None:
     # user 0: 2 relevant items, hits at ranks 0 and 2; user 1: 1 relevant item, hit at rank 1
-    shown = ranked([(0, 0, 10, True), (0, 1, 11, False), (0, 2, 12, True), (1, 0, 10, False), (1, 1, 13, True)])
+    shown = ranked(
+        [(0, 0, 10, True), (0, 1, 11, False), (0, 2, 12, True), (1, 0, 10, False), (1, 1, 13, True)]
+    )
     m = ranking_metrics(shown, np.array([2, 1]), k=5)
     assert m["recall"] == pytest.approx((2 / 2 + 1 / 1) / 2)
     ndcg_0 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))  # hits at 1 and 3, ideal at 1 and 2

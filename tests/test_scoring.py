@@ -24,7 +24,9 @@ def run(warehouse: Warehouse, *args: str):
 def test_score_writes_the_top_k_per_user_with_reasons(warehouse) -> None:
     result = run(warehouse, "score", "--top-k", "5")
     assert result.exit_code == 0, result.output
-    serve_users = warehouse.query("select count(distinct user_id) from fct_candidates where split = 'serve'")[0][0]
+    serve_users = warehouse.query(
+        "select count(distinct user_id) from fct_candidates where split = 'serve'"
+    )[0][0]
     rows = warehouse.query(
         "select count(*), count(distinct user_id), max(rank), count(distinct run_id),"
         " count(*) filter (where reason is null or reason = '') from recommendations"
@@ -35,16 +37,23 @@ def test_score_writes_the_top_k_per_user_with_reasons(warehouse) -> None:
         " on a.user_id = b.user_id and a.rank < b.rank and a.score < b.score"
     )
     assert ordered == [(0,)]  # ranks follow scores
-    reasons = {reason.split(" ")[0] for (reason,) in warehouse.query("select reason from recommendations")}
+    reasons = {
+        reason.split(" ")[0] for (reason,) in warehouse.query("select reason from recommendations")
+    }
     assert len(reasons) >= 3  # not one canned sentence
     assert warehouse.query("select count(*) from recommendations_history")[0][0] == 5 * serve_users
 
 
 def test_the_same_model_and_data_give_the_same_recommendations(warehouse) -> None:
     run(warehouse, "score", "--top-k", "10")
-    first = warehouse.query("select user_id, rank, item_id, score from recommendations order by all")
+    first = warehouse.query(
+        "select user_id, rank, item_id, score from recommendations order by all"
+    )
     run(warehouse, "score", "--top-k", "10")
-    assert warehouse.query("select user_id, rank, item_id, score from recommendations order by all") == first
+    assert (
+        warehouse.query("select user_id, rank, item_id, score from recommendations order by all")
+        == first
+    )
     assert warehouse.query("select count(distinct run_id) from recommendations_history") == [(2,)]
 
 
@@ -59,7 +68,9 @@ def test_a_failure_mid_write_leaves_the_previous_recommendations(warehouse, monk
     with warehouse.env(), pytest.raises(RuntimeError, match="disk full"):
         scoring.score_serve_snapshot(warehouse.db, top_k=10)
     assert warehouse.query("select * from recommendations order by user_id, rank") == before
-    tables = {name for (name,) in warehouse.query("select table_name from information_schema.tables")}
+    tables = {
+        name for (name,) in warehouse.query("select table_name from information_schema.tables")
+    }
     assert "recommendations__staging" not in tables
 
 
@@ -89,7 +100,9 @@ def test_a_bi_tool_reads_the_results_through_sqlalchemy(warehouse) -> None:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                sqlalchemy.text("select user_id, rank, item_id, reason from recommendations where rank = 1 limit 3")
+                sqlalchemy.text(
+                    "select user_id, rank, item_id, reason from recommendations where rank = 1 limit 3"
+                )
             ).fetchall()
     finally:
         engine.dispose()

@@ -14,7 +14,9 @@ def test_group_sizes_follow_the_row_order_not_the_user_id_order() -> None:
     snapshots = np.array(["train"] * 5)
     users = np.array(["u2", "u2", "u2", "u1", "u1"])  # u2 first, as the rows arrive
     assert group_sizes_in_row_order(snapshots, users).tolist() == [3, 2]  # not sorted by id: [2, 3]
-    assert group_sizes_in_row_order(np.array(["train", "test"]), np.array(["u1", "u1"])).tolist() == [1, 1]
+    assert group_sizes_in_row_order(
+        np.array(["train", "test"]), np.array(["u1", "u1"])
+    ).tolist() == [1, 1]
 
 
 def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
@@ -29,7 +31,8 @@ def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
 
 def metric(warehouse: Warehouse, method: str, name: str, k: int) -> float:
     rows = warehouse.query(
-        "select value from model_metrics where method = ? and metric = ? and k = ?", [method, name, k]
+        "select value from model_metrics where method = ? and metric = ? and k = ?",
+        [method, name, k],
     )
     assert len(rows) == 1, (method, name, k, rows)
     return rows[0][0]
