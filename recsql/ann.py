@@ -73,7 +73,9 @@ class ItemIndex:
                 random_seed=42,
             )
             if len(vectors):
-                index.add_items(vectors, np.arange(len(vectors)), num_threads=THREADS)
+                # one thread: a parallel build inserts in a racy order, and the same vectors must
+                # give the same graph (same neighbours, same recommendations) on every machine
+                index.add_items(vectors, np.arange(len(vectors)), num_threads=1)
             temporary = root / f".tmp-{uuid.uuid4().hex}"
             temporary.mkdir(parents=True)
             index.save_index(str(temporary / "index.bin"))

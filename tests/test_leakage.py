@@ -87,11 +87,31 @@ def rows_of(warehouse: Warehouse, table: str, snapshot: str, users: set[str] | N
     return {tuple(round(v, 9) if isinstance(v, float) else v for v in row) for row in rows}
 
 
+def describe(warehouse: Warehouse, table: str, before: set, after: set) -> str:
+    """Name the columns that differ between two row sets, for a failure message that helps."""
+    columns = [c for c in warehouse.columns(table) if c not in LABEL_COLUMNS]
+    width = len(columns)
+    lines = []
+    for old in sorted(before - after, key=str)[:5]:
+        close = min(
+            after - before,
+            key=lambda new: sum(x != y for x, y in zip(old, new, strict=True)),
+            default=None,
+        )
+        changed = [
+            f"{name}: {x!r} -> {y!r}"
+            for name, x, y in zip(columns, old, close or (None,) * width, strict=True)
+            if x != y
+        ]
+        lines.append(f"{old[:3]}: " + ", ".join(changed))
+    return f"{table}: {len(before ^ after)} rows differ\n" + "\n".join(lines)
+
+
 def assert_snapshot_unchanged(a: Warehouse, b: Warehouse, snapshot: str) -> None:
     for table in POINT_IN_TIME:
         before, after = rows_of(a, table, snapshot, None), rows_of(b, table, snapshot, None)
         assert before, f"{table} has no rows for {snapshot}: the test would prove nothing"
-        assert before == after, f"{table}/{snapshot}: {len(before ^ after)} rows differ"
+        assert before == after, describe(a, table, before, after)
     users_a = {
         u
         for (u,) in a.query("select user_id from int_snapshot_users where snapshot = ?", [snapshot])
@@ -105,7 +125,7 @@ def assert_snapshot_unchanged(a: Warehouse, b: Warehouse, snapshot: str) -> None
     for table in PER_SNAPSHOT_USER:
         before, after = rows_of(a, table, snapshot, common), rows_of(b, table, snapshot, common)
         assert before, f"{table} has no rows for {snapshot}"
-        assert before == after, f"{table}/{snapshot}: {len(before ^ after)} rows differ"
+        assert before == after, describe(a, table, before, after)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ scored as (
         recent.snapshot,
         recent.user_id,
         covisitation.neighbour_item_id as item_id,
-        sum(covisitation.relative_weight * recent.recency_weight) as score
+        -- rounded: a parallel float sum differs in its last bits from run to run, so would ties' ranks
+        round(sum(covisitation.relative_weight * recent.recency_weight), 9) as score
     from recent
     inner join covisitation
         on recent.snapshot = covisitation.snapshot
