@@ -1,174 +1,262 @@
 """A seeded demo shop: a year of grocery orders with learnable structure and real-world dirt.
 
 Structure a ranker can learn (and popularity alone cannot): users have a taste over
-categories, favourite brands and a price level; activity is heavy-tailed; each user re-buys a
-few staples at their own rhythm; items rise and fade, some surge, a fifth launch during the
-year; titles and descriptions are built from brand, category and attributes, so text
-similarity means something.
+categories (a Dirichlet concentrated on a few), favourite brands from those categories and a
+price level; activity is heavy-tailed; each user re-buys a few staples at their own rhythm;
+items rise and fade, a tenth surge briefly, a fifth launch during the year (never bought
+before they exist); titles and descriptions are built from brand, category and attributes, so
+text similarity means something.
 
-Dirt, each kind at a known rate (``DIRT_RATES``) and counted exactly in the summary: exact
-duplicate rows, returns (negative quantity, order id 'C' + the original's), missing user or
-item ids, zero or negative prices, x100 / /100 price typos, items missing from the catalog,
-timestamps in the 2090s, and catalog titles with full-width letters, odd spaces and case.
+Dirt, each kind at a known rate (``DIRT_RATES``) and counted exactly in the summary, so a
+test can check that the dbt quarantine finds each one. Every dirty row carries exactly one
+kind of dirt and the clean rows carry none: baskets never repeat an item (no accidental
+duplicates), paid prices stay within 0.8-1x the list price (no accidental outliers).
 
-Everything is vectorised with numpy; the same seed gives the same files.
+Everything is vectorised with numpy and pyarrow (Python loops only over catalog items and
+categories); the same seed gives byte-identical files.
 """
 
 from __future__ import annotations
 
+import os
+import time as clock
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-DIRT_RATES = {
-    "duplicate": 0.010,  # of interaction rows: an exact copy appended
-    "return": 0.015,  # of purchases: a later return row
-    "missing_user_id": 0.005,
-    "missing_item_id": 0.005,
-    "non_positive_price": 0.005,
-    "price_outlier": 0.003,  # price x100 or /100
-    "unknown_item": 0.005,  # an item id not in the catalog
-    "future_event_ts": 0.002,  # a timestamp in the 2090s
-    "odd_unicode_title": 0.02,  # of catalog titles
+# Kind of dirt -> rate. Interaction kinds are a share of the clean purchase rows; each picks
+# distinct rows (a row gets at most one kind), so the counts in DemoDataSummary.dirt are exact.
+DIRT_RATES: dict[str, float] = {
+    "duplicate": 0.010,  # an exact copy of a clean row, appended
+    "return": 0.015,  # a later row: event_type 'return', quantity -bought (a fifth partial),
+    #                   order_id 'C' + the original's, 1-20 days after, never after the end
+    "missing_user_id": 0.005,  # user_id NULL
+    "missing_item_id": 0.005,  # item_id NULL
+    "non_positive_price": 0.005,  # price 0 or minus the paid price
+    "price_outlier": 0.003,  # price x100 or /100 (a typo in the decimal point)
+    "unknown_item": 0.005,  # an item_id just past the catalog's ids: a retired SKU
+    "future_event_ts": 0.002,  # event_ts somewhere in 2090-2099
+    "odd_unicode_title": 0.020,  # of catalog titles: full-width letters, odd spaces, or case
+}
+ITEM_ID_BASE = 100_000  # item i is SKU 100000 + i
+ORDER_ID_BASE = 500_000  # orders are numbered in time order from here (as in UCI Online Retail)
+MISSING_DESCRIPTION_RATE = 0.02
+MISSING_BRAND_RATE = 0.02
+LAUNCHED_IN_PERIOD_RATE = 0.20  # items created during the period; the rest existed before it
+MAX_BASKET = 6  # items in one order (staples that would overflow it go in an order of their own)
+SURGE_RATE = 0.10  # items whose popularity is a short spike (weeks, not months)
+
+SIZES = {
+    "mass": ["100g", "250g", "400g", "500g", "1kg"],
+    "volume": ["330ml", "500ml", "750ml", "1L", "2L"],
+    "count": ["4 pack", "6 pack", "12 pack", "24 pack", "family pack"],
 }
 
-# category: (typical price, product nouns, attribute words)
-CATEGORIES: dict[str, tuple[float, list[str], list[str]]] = {
-    "Dairy": (
+
+class Category(NamedTuple):
+    price: float  # typical list price
+    nouns: list[str]
+    attributes: list[str]  # flavour, diet, variety
+    size: str  # key of SIZES
+    use: str  # what it is for, in descriptions
+
+
+CATEGORIES: dict[str, Category] = {
+    "Dairy": Category(
         2.5,
         ["Greek Yoghurt", "Whole Milk", "Butter", "Cheddar", "Skyr", "Cream Cheese"],
         ["Organic", "Low Fat", "Lactose Free", "Vanilla", "Natural"],
+        "mass",
+        "breakfast bowls, baking and cooking",
     ),
-    "Bakery": (
+    "Bakery": Category(
         3.0,
         ["Sourdough Loaf", "Croissants", "Rye Bread", "Bagels", "Brioche"],
         ["Wholegrain", "Seeded", "Gluten Free", "Butter", "Rustic"],
+        "count",
+        "toast, sandwiches and lazy weekend breakfasts",
     ),
-    "Coffee": (
+    "Coffee": Category(
         7.0,
         ["Ground Coffee", "Coffee Beans", "Espresso Pods", "Instant Coffee"],
         ["Dark Roast", "Decaf", "Single Origin", "Fairtrade", "Mild"],
+        "mass",
+        "espresso, filter or a cafetiere at home",
     ),
-    "Tea": (
+    "Tea": Category(
         4.0,
         ["Green Tea", "Black Tea", "Herbal Tea", "Chai"],
         ["Mint", "Earl Grey", "Chamomile", "Ginger", "Organic"],
+        "count",
+        "a calm cup at any time of day",
     ),
-    "Pet Food": (
+    "Pet Food": Category(
         9.0,
         ["Dog Food", "Cat Food", "Dog Treats", "Cat Litter"],
         ["Chicken", "Salmon", "Grain Free", "Puppy", "Senior"],
+        "mass",
+        "feeding dogs and cats a balanced diet",
     ),
-    "Baby": (
+    "Baby": Category(
         8.0,
         ["Nappies", "Baby Wipes", "Baby Formula", "Baby Puree"],
         ["Sensitive", "Size 3", "Organic", "Fragrance Free"],
+        "count",
+        "babies and toddlers, gentle on delicate skin",
     ),
-    "Fruit": (
+    "Fruit": Category(
         2.0,
         ["Bananas", "Apples", "Blueberries", "Avocados", "Oranges"],
         ["Organic", "Ripe", "Seasonal", "Loose", "Family Pack"],
+        "mass",
+        "snacking, smoothies and lunchboxes",
     ),
-    "Vegetables": (
+    "Vegetables": Category(
         1.8,
         ["Spinach", "Carrots", "Broccoli", "Tomatoes", "Peppers"],
         ["Organic", "Baby", "Cherry", "Mixed", "Fresh"],
+        "mass",
+        "salads, stir fries and roasting",
     ),
-    "Meat": (
+    "Meat": Category(
         6.5,
         ["Chicken Breast", "Beef Mince", "Pork Sausages", "Bacon"],
         ["Free Range", "Lean", "Smoked", "Organic", "Outdoor Bred"],
+        "mass",
+        "grilling, roasting and family dinners",
     ),
-    "Fish": (
+    "Fish": Category(
         7.5,
         ["Salmon Fillets", "Cod Loins", "Prawns", "Tuna Steaks"],
         ["Wild", "Smoked", "Frozen", "MSC", "Lemon Pepper"],
+        "mass",
+        "quick suppers, pan frying and baking",
     ),
-    "Snacks": (
+    "Snacks": Category(
         2.2,
         ["Crisps", "Popcorn", "Pretzels", "Rice Cakes", "Nuts"],
         ["Sea Salt", "Sweet Chilli", "Salted", "Cheese", "Honey Roasted"],
+        "mass",
+        "parties, film nights and the afternoon dip",
     ),
-    "Chocolate": (
+    "Chocolate": Category(
         2.8,
         ["Milk Chocolate", "Dark Chocolate", "Chocolate Bar", "Truffles"],
         ["70% Cocoa", "Hazelnut", "Sea Salt", "Orange", "Vegan"],
+        "mass",
+        "treats, gifts and baking",
     ),
-    "Cereal": (
+    "Cereal": Category(
         3.5,
         ["Granola", "Porridge Oats", "Muesli", "Corn Flakes"],
         ["Honey", "Nut", "Berry", "Low Sugar", "Wholegrain"],
+        "mass",
+        "breakfast with milk or yoghurt",
     ),
-    "Pasta": (
+    "Pasta": Category(
         1.6,
         ["Spaghetti", "Penne", "Fusilli", "Lasagne Sheets", "Tagliatelle"],
         ["Durum Wheat", "Wholewheat", "Egg", "Gluten Free", "Bronze Cut"],
+        "mass",
+        "weeknight dinners with any sauce",
     ),
-    "Sauces": (
+    "Sauces": Category(
         2.4,
         ["Pasta Sauce", "Pesto", "Ketchup", "Mayonnaise", "Curry Paste"],
         ["Basil", "Tomato", "Garlic", "Spicy", "Light"],
+        "volume",
+        "pasta, dips and quick curries",
     ),
-    "Frozen": (
+    "Frozen": Category(
         3.8,
         ["Pizza", "Ice Cream", "Frozen Peas", "Fish Fingers", "Chips"],
         ["Margherita", "Vanilla", "Garden", "Crispy", "Family Size"],
+        "mass",
+        "the freezer, ready when you are",
     ),
-    "Drinks": (
+    "Drinks": Category(
         1.9,
         ["Orange Juice", "Sparkling Water", "Cola", "Lemonade", "Oat Drink"],
         ["No Added Sugar", "Still", "Zero", "Barista", "Cloudy"],
+        "volume",
+        "the fridge, meals and hot days",
     ),
-    "Beer & Wine": (
+    "Beer & Wine": Category(
         8.5,
         ["Lager", "IPA", "Red Wine", "White Wine", "Cider"],
         ["Craft", "Alcohol Free", "Dry", "Session", "Vintage"],
+        "volume",
+        "barbecues, dinners and celebrations",
     ),
-    "Household": (
+    "Household": Category(
         4.5,
         ["Washing Up Liquid", "Laundry Detergent", "Kitchen Roll", "Bin Bags"],
         ["Lemon", "Eco", "Bio", "Non Bio", "Extra Strong"],
+        "count",
+        "cleaning the kitchen and the laundry",
     ),
-    "Personal Care": (
+    "Personal Care": Category(
         4.2,
         ["Shampoo", "Toothpaste", "Shower Gel", "Deodorant", "Hand Soap"],
         ["Sensitive", "Whitening", "Coconut", "Men", "Unscented"],
+        "volume",
+        "the bathroom and everyday hygiene",
     ),
-    "Health": (
+    "Health": Category(
         6.0,
         ["Vitamin D", "Multivitamins", "Protein Powder", "Omega 3"],
         ["Vegan", "Chewable", "Chocolate", "High Strength", "Kids"],
+        "count",
+        "daily wellbeing and training",
     ),
-    "Canned": (
+    "Canned": Category(
         1.4,
         ["Chickpeas", "Chopped Tomatoes", "Baked Beans", "Sweetcorn", "Coconut Milk"],
         ["Organic", "Reduced Salt", "In Water", "Light", "Premium"],
+        "mass",
+        "the store cupboard, stews and curries",
     ),
-    "Rice & Grains": (
+    "Rice & Grains": Category(
         2.6,
         ["Basmati Rice", "Quinoa", "Couscous", "Risotto Rice"],
         ["Brown", "Wholegrain", "Microwave", "Organic", "Tri Colour"],
+        "mass",
+        "side dishes, bowls and salads",
     ),
-    "Spreads": (
+    "Spreads": Category(
         3.1,
         ["Peanut Butter", "Jam", "Honey", "Chocolate Spread"],
         ["Crunchy", "Smooth", "Strawberry", "Raw", "No Palm Oil"],
+        "mass",
+        "toast, porridge and baking",
     ),
 }
-SIZES = ["250g", "500g", "1kg", "4 pack", "6 pack", "750ml", "1L", "2L", "100g", "12 pack"]
 BRAND_PARTS = (
     ["Alpen", "Nord", "Green", "Sun", "Oak", "River", "Golden", "Silver", "Blue", "Red", "Wild",
      "Happy", "Pure", "True", "Old", "Little", "Grand", "Fresh", "Bright", "Stone"],
     ["hof", "field", "vale", "brook", "farm", "leaf", "mill", "ridge", "bay", "wood", "crest",
      "dale", "moor", "glen", "haven"],
+    ["", " Foods", " & Co", " Kitchen", " Organics", " Pantry", " Market", " Provisions"],
 )  # fmt: skip
-DESCRIPTION_USES = ["for breakfast", "for family dinners", "for a quick lunch", "for snacking",
-                    "for baking", "for every day", "for weekend treats", "for the lunchbox"]  # fmt: skip
+DESCRIPTIONS = [  # 15-30 words: category, attribute, brand, size and use, in varied order
+    "{attr} {noun} from {brand}, part of our {category} range. Sold as {size}, ideal for {use}.",
+    "{brand} {noun} ({size}): {attr}, made with care and loved for {use}."
+    " Find it with the rest of our {category}.",
+    "Our {category} shelf favourite. {attr} {noun} by {brand}, {size}, perfect for {use}.",
+    "{attr} and full of flavour, this {noun} from {brand} comes as {size} for {use} ({category}).",
+]
+SEGMENTS = (["north", "south", "east", "west", "online"], [0.25, 0.25, 0.2, 0.2, 0.1])
+AGE_BANDS = (
+    ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"],
+    [0.12, 0.24, 0.22, 0.18, 0.14, 0.1],
+)
 
 
 @dataclass
@@ -178,7 +266,8 @@ class DemoDataSummary:
     out_dir: Path
     files: dict[str, Path]
     rows: dict[str, int]
-    dirt: dict[str, int] = field(default_factory=dict)
+    dirt: dict[str, int] = field(default_factory=dict)  # kind -> injected count, DIRT_RATES order
+    seconds: float = 0.0
 
 
 def generate_demo_data(
@@ -191,184 +280,242 @@ def generate_demo_data(
     seed: int = 42,
     fmt: str = "parquet",
     end_date: date = date(2025, 12, 31),
+    show_progress: bool = False,
 ) -> DemoDataSummary:
-    """Write interactions, items and users files (Parquet or CSV) for a seeded demo shop."""
+    """Write ``interactions``, ``items`` and ``users`` (Parquet or CSV) for a seeded demo shop.
+
+    The period is the ``days`` days ending with ``end_date`` (inclusive); ``orders_per_user``
+    is the mean number of baskets of a user active all period (activity is heavy-tailed
+    around it; staples come on top). Files are replaced atomically. Raises ``ValueError`` on
+    impossible sizes and ``OSError`` when the folder cannot be written.
+    """
     if users < 1 or items < 10 or days < 14:
-        raise ValueError("need at least 1 user, 10 items and 14 days")
+        raise ValueError(
+            f"need at least 1 user, 10 items and 14 days (got {users}, {items}, {days})"
+        )
+    if orders_per_user <= 0:
+        raise ValueError(f"orders_per_user must be positive, not {orders_per_user}")
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format must be parquet or csv, not {fmt!r}")
-    rng = np.random.default_rng(seed)
-    end = datetime.combine(end_date, datetime.min.time()) + timedelta(days=1)
-    start = end - timedelta(days=days)
-    catalog = _make_catalog(rng, items, start, days)
-    people = _make_users(rng, users, catalog, start, days)
-    events = _make_purchases(rng, people, catalog, start, days, orders_per_user)
-    events, dirt = _inject_dirt(rng, events, catalog, start)
-    titles_dirty = _dirty_titles(rng, catalog["title"])
-    dirt["odd_unicode_title"] = int(
-        sum(a != b for a, b in zip(titles_dirty, catalog["title"], strict=True))
-    )
-    catalog["title"] = titles_dirty
+    from tqdm import tqdm
 
-    tables = {
-        "interactions": _interactions_table(events, start),
-        "items": _items_table(catalog, start),
-        "users": _users_table(people, start),
-    }
+    started = clock.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name, table in tables.items():
-        path = out_dir / f"{name}.{'parquet' if fmt == 'parquet' else 'csv'}"
-        if fmt == "parquet":
-            pq.write_table(table, path)
-        else:
-            pacsv.write_csv(_iso_timestamps(table), path)
-        files[name] = path
-    return DemoDataSummary(out_dir, files, {k: t.num_rows for k, t in tables.items()}, dirt)
+    rng = np.random.default_rng(seed)
+    start = datetime.combine(end_date, datetime.min.time()) + timedelta(days=1 - days)
+    with tqdm(total=7, desc="recsql demo-data", unit="step", disable=not show_progress) as bar:
+        bar.set_postfix_str("catalog")
+        catalog = _make_catalog(rng, items, days)
+        bar.update()
+        bar.set_postfix_str("users")
+        people = _make_users(rng, users, catalog, days)
+        bar.update()
+        bar.set_postfix_str("orders")
+        events = _make_purchases(rng, people, catalog, days, orders_per_user)
+        bar.update()
+        bar.set_postfix_str("dirt")
+        events, dirt = _inject_dirt(rng, events, catalog, start, days)
+        titles = _dirty_titles(rng, catalog["title"])
+        dirt["odd_unicode_title"] = sum(
+            a != b for a, b in zip(titles, catalog["title"], strict=True)
+        )
+        catalog["title"] = titles
+        bar.update()
+        tables = {
+            "interactions": _interactions_table(events, people, start),
+            "items": _items_table(catalog, start),
+            "users": _users_table(people, start),
+        }
+        files = {}
+        for name, table in tables.items():
+            bar.set_postfix_str(f"write {name}")
+            files[name] = _write(table, out_dir / f"{name}.{fmt}", fmt)
+            bar.update()
+    return DemoDataSummary(
+        out_dir=out_dir,
+        files=files,
+        rows={name: table.num_rows for name, table in tables.items()},
+        dirt={kind: int(dirt[kind]) for kind in DIRT_RATES},
+        seconds=clock.perf_counter() - started,
+    )
 
 
-def _make_catalog(rng: np.random.Generator, n: int, start: datetime, days: int) -> dict:
+# --- catalog and users ------------------------------------------------------------------------
+
+
+def _make_catalog(rng: np.random.Generator, n: int, days: int) -> dict:
     names = list(CATEGORIES)
-    category_weight = rng.dirichlet(np.full(len(names), 3.0))
-    category = rng.choice(len(names), size=n, p=category_weight)
+    specs = list(CATEGORIES.values())
+    category = rng.choice(len(names), size=n, p=rng.dirichlet(np.full(len(names), 3.0)))
+    # brands: each sells in one to three categories; an item's brand is one of its category's
     brand_count = max(8, n // 25)
-    brand_names = np.array(
-        [
-            f"{BRAND_PARTS[0][i % 20]}{BRAND_PARTS[1][(i // 20) % 15]}"
-            + ("" if i < 300 else f" {i // 300}")
-            for i in range(brand_count)
-        ]
-    )
-    # each brand sells in two or three categories; an item's brand comes from its category
+    brand_names = np.array([_brand_name(i) for i in range(brand_count)])
     brand_categories = rng.integers(0, len(names), size=(brand_count, 3))
-    brand = np.empty(n, dtype=np.int64)
+    brand_categories[:, 1:][rng.random((brand_count, 2)) < 0.3] = -1  # some brands specialise
+    brand = rng.integers(0, brand_count, size=n)  # fallback when no brand makes a category
     for c in range(len(names)):
-        in_category = np.flatnonzero(category == c)
         makers = np.flatnonzero((brand_categories == c).any(axis=1))
-        if not len(makers):
-            makers = rng.integers(0, brand_count, size=3)
-        brand[in_category] = rng.choice(makers, size=len(in_category))
-    noun = np.array([rng.integers(len(CATEGORIES[names[c]][1])) for c in category])
-    attribute = np.array([rng.integers(len(CATEGORIES[names[c]][2])) for c in category])
-    size = rng.integers(len(SIZES), size=n)
+        in_category = np.flatnonzero(category == c)
+        if len(makers) and len(in_category):
+            brand[in_category] = makers[rng.integers(0, len(makers), size=len(in_category))]
+    n_nouns = np.array([len(s.nouns) for s in specs])[category]
+    n_attributes = np.array([len(s.attributes) for s in specs])[category]
+    noun = (rng.random(n) * n_nouns).astype(np.int64)
+    attribute = (rng.random(n) * n_attributes).astype(np.int64)
+    size = rng.integers(0, 5, size=n)
+    template = rng.integers(0, len(DESCRIPTIONS), size=n)
+    # list price: lognormal around the category's level, nudged by the brand's premium
     brand_premium = rng.lognormal(0.0, 0.25, size=brand_count)
-    base_price = np.array([CATEGORIES[names[c]][0] for c in category])
-    price = np.round(base_price * brand_premium[brand] * rng.lognormal(0.0, 0.3, size=n), 2)
-    # lifecycle: created before the year (80 %) or during it; popularity peaks and fades
-    created_day = np.where(
-        rng.random(n) < 0.8, -rng.integers(30, 720, size=n), rng.integers(0, days - 7, size=n)
-    )
+    level = np.array([s.price for s in specs])[category]
+    price = np.round(np.maximum(level * brand_premium[brand] * rng.lognormal(0, 0.3, n), 0.25), 2)
+    # lifecycle: launched before the period or during it; popularity a bump around a peak
+    launched = rng.random(n) < LAUNCHED_IN_PERIOD_RATE
+    created_day = np.where(launched, rng.integers(0, days - 7, n), -rng.integers(30, 720, n))
     peak_day = np.where(
-        created_day >= 0,
-        created_day + rng.integers(7, 60, size=n),
-        rng.integers(-120, days + 60, size=n),
+        launched, created_day + rng.integers(7, 60, n), rng.integers(-120, days + 60, n)
     )
-    width = np.where(
-        rng.random(n) < 0.1, rng.uniform(10, 25, size=n), rng.uniform(60, 240, size=n)
-    )  # 10 % surge
+    width = np.where(rng.random(n) < SURGE_RATE, rng.uniform(10, 25, n), rng.uniform(60, 240, n))
     appeal = rng.lognormal(0.0, 1.0, size=n)
     titles, descriptions = [], []
-    for i in range(n):
-        cat = names[category[i]]
-        noun_text, attr_text = CATEGORIES[cat][1][noun[i]], CATEGORIES[cat][2][attribute[i]]
-        titles.append(f"{brand_names[brand[i]]} {attr_text} {noun_text} {SIZES[size[i]]}")
-        use = DESCRIPTION_USES[(i * 7 + int(category[i])) % len(DESCRIPTION_USES)]
-        descriptions.append(
-            f"{attr_text} {noun_text.lower()} from {brand_names[brand[i]]}, in our {cat.lower()} range. "
-            f"A {SIZES[size[i]]} pack, good {use}. {attr_text} and made with care."
-        )
-    no_description = rng.random(n) < 0.02
-    no_brand = rng.random(n) < 0.02
+    for i in range(n):  # per catalog item (tens of thousands at most), not per event
+        spec = specs[category[i]]
+        words = {
+            "brand": brand_names[brand[i]],
+            "attr": spec.attributes[attribute[i]],
+            "noun": spec.nouns[noun[i]],
+            "size": SIZES[spec.size][size[i]],
+            "category": names[category[i]].lower(),
+            "use": spec.use,
+        }
+        titles.append("{brand} {attr} {noun} {size}".format(**words))
+        descriptions.append(DESCRIPTIONS[template[i]].format(**words))
+    no_description = rng.random(n) < MISSING_DESCRIPTION_RATE
     return {
-        "item_id": 100_000 + np.arange(n),
+        "item_id": ITEM_ID_BASE + np.arange(n, dtype=np.int64),
         "category": category,
         "category_names": names,
         "brand": brand,
         "brand_names": brand_names,
-        "has_brand": ~no_brand,
+        "has_brand": rng.random(n) >= MISSING_BRAND_RATE,
         "price": price,
         "created_day": created_day,
         "peak_day": peak_day,
         "width": width,
         "appeal": appeal,
         "title": titles,
-        "description": [None if no_description[i] else d for i, d in enumerate(descriptions)],
+        "description": [
+            None if gone else d for d, gone in zip(descriptions, no_description, strict=True)
+        ],
     }
 
 
-def _make_users(
-    rng: np.random.Generator, n: int, catalog: dict, start: datetime, days: int
-) -> dict:
+def _brand_name(i: int) -> str:
+    first, second, third = BRAND_PARTS
+    name = f"{first[i % len(first)]}{second[(i // len(first)) % len(second)]}"
+    combos = len(first) * len(second)
+    name += third[(i // combos) % len(third)]
+    return name if i < combos * len(third) else f"{name} {i // (combos * len(third)) + 1}"
+
+
+def _make_users(rng: np.random.Generator, n: int, catalog: dict, days: int) -> dict:
     categories = len(catalog["category_names"])
-    taste = rng.dirichlet(np.full(categories, 0.25), size=n)
-    activity = np.clip(rng.lognormal(0.0, 0.9, size=n), 0.1, 15.0)  # heavy-tailed
+    taste = rng.dirichlet(np.full(categories, 0.25), size=n)  # a few categories carry most mass
+    activity = np.clip(rng.lognormal(0.0, 0.9, size=n), 0.1, 15.0)  # most shop little, a few a lot
     price_level = rng.lognormal(0.0, 0.35, size=n)
     signup_day = np.where(
-        rng.random(n) < 0.6, -rng.integers(1, 1000, size=n), rng.integers(0, days - 14, size=n)
+        rng.random(n) < 0.6, -rng.integers(1, 1000, n), rng.integers(0, days - 14, n)
     )
-    favourite_brands = rng.integers(0, len(catalog["brand_names"]), size=(n, 4))
-    segment = rng.choice(
-        ["north", "south", "east", "west", "online"], size=n, p=[0.25, 0.25, 0.2, 0.2, 0.1]
+    # favourite brands: the brands of four items drawn from the user's own categories
+    favourite_category = _draw_categories(rng, taste, np.repeat(np.arange(n), 4)).reshape(n, 4)
+    order = np.argsort(catalog["category"], kind="stable")
+    counts = np.bincount(catalog["category"], minlength=categories)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pick = offsets[favourite_category] + (
+        rng.random(favourite_category.shape) * counts[favourite_category]
     )
-    age_band = rng.choice(["18-24", "25-34", "35-44", "45-54", "55+"], size=n)
+    pick = np.minimum(pick.astype(np.int64), len(order) - 1)
+    favourite_brands = np.where(
+        counts[favourite_category] > 0,
+        catalog["brand"][order[pick]],
+        rng.integers(0, len(catalog["brand_names"]), size=favourite_category.shape),
+    )
+    width = max(6, len(str(n - 1)))
+    user_ids = pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), width, "0")
     return {
-        "user_id": np.array([f"u{i:06d}" for i in range(n)]),
+        "user_id": pc.binary_join_element_wise("u", user_ids, ""),
         "taste": taste,
         "activity": activity,
         "price_level": price_level,
         "signup_day": signup_day,
         "favourite_brands": favourite_brands,
-        "segment": segment,
-        "age_band": age_band,
+        "segment": rng.choice(SEGMENTS[0], size=n, p=SEGMENTS[1]),
+        "age_band": rng.choice(AGE_BANDS[0], size=n, p=AGE_BANDS[1]),
     }
 
 
-def _item_sampler(rng: np.random.Generator, catalog: dict, days: int):
-    """Cumulative weights per (category, week): appeal x lifecycle x launched-yet."""
+def _draw_categories(rng: np.random.Generator, taste: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """One category per entry of ``owners`` from that owner's row of ``taste``.
+
+    Row i's cumulative weights are shifted into [i, i + 1], so one ``searchsorted`` over the
+    flattened rows serves every draw: memory stays O(draws), not O(draws x categories).
+    """
+    width = taste.shape[1]
+    cumulative = np.cumsum(taste, axis=1)
+    cumulative /= cumulative[:, -1:]
+    flat = (cumulative + np.arange(len(taste))[:, None]).ravel()
+    position = np.searchsorted(flat, owners + rng.random(len(owners)), side="right")
+    return np.clip(position - owners * width, 0, width - 1)
+
+
+# --- purchases --------------------------------------------------------------------------------
+
+
+def _item_sampler(catalog: dict, days: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per category: its items and cumulative weights per week (appeal x lifecycle x launched)."""
     weeks = days // 7 + 1
-    categories = len(catalog["category_names"])
-    members = [np.flatnonzero(catalog["category"] == c) for c in range(categories)]
+    mid_day = np.arange(weeks)[:, None] * 7 + 3.5
     tables = {}
-    for c, items in enumerate(members):
+    for c in range(len(catalog["category_names"])):
+        items = np.flatnonzero(catalog["category"] == c)
         if not len(items):
             continue
-        mid_day = np.arange(weeks)[:, None] * 7 + 3.5
-        shape = np.exp(
-            -0.5 * ((mid_day - catalog["peak_day"][items]) / catalog["width"][items]) ** 2
-        )
+        offset = (mid_day - catalog["peak_day"][items]) / catalog["width"][items]
         launched = mid_day >= catalog["created_day"][items]
-        weights = (catalog["appeal"][items] * (0.15 + shape)) * launched
+        weights = catalog["appeal"][items] * (0.15 + np.exp(-0.5 * offset**2)) * launched
         tables[c] = (items, np.cumsum(weights, axis=1))
     return tables
 
 
-def _make_purchases(rng, people, catalog, start, days, orders_per_user) -> dict:
-    n_users = len(people["user_id"])
+def _make_purchases(
+    rng: np.random.Generator, people: dict, catalog: dict, days: int, orders_per_user: float
+) -> dict:
+    n_users = len(people["activity"])
     first_day = np.clip(people["signup_day"], 0, days - 1)
     span = days - first_day
-    orders = rng.poisson(orders_per_user * people["activity"] * span / days) + (
-        rng.random(n_users) < 0.7
-    )
+    expected = orders_per_user * people["activity"] * span / days
+    orders = rng.poisson(expected) + (rng.random(n_users) < 0.7)
     order_user = np.repeat(np.arange(n_users), orders)
-    order_time = first_day[order_user] + rng.random(len(order_user)) * span[order_user]  # in days
-    basket = 1 + rng.geometric(0.45, size=len(order_user))
-    basket = np.minimum(basket, 6)
+    # a day in the user's active span, mostly shopped between 8:00 and 21:00
+    day = first_day[order_user] + np.floor(rng.random(len(order_user)) * span[order_user])
+    order_time = day + _time_of_day(rng, len(order_user))
+    basket = np.minimum(rng.geometric(0.4, size=len(order_user)), MAX_BASKET)
     slot_order = np.repeat(np.arange(len(order_user)), basket)
     slot_user = order_user[slot_order]
     slot_time = order_time[slot_order]
-    # category from taste (inverse CDF per slot)
-    cumulative = np.cumsum(people["taste"], axis=1)
-    slot_category = (rng.random(len(slot_user))[:, None] > cumulative[slot_user]).sum(axis=1)
-    slot_category = np.minimum(slot_category, cumulative.shape[1] - 1)
+    slot_category = _draw_categories(rng, people["taste"], slot_user)
+
+    # three draws per slot from the (category, week) popularity; the user keeps the best fit
     week = (slot_time // 7).astype(np.int64)
-    samplers = _item_sampler(rng, catalog, days)
-    # three draws per slot from (category, week) popularity; the user picks the best fit
+    samplers = _item_sampler(catalog, days)
     draws = np.full((len(slot_user), 3), -1, dtype=np.int64)
-    key = slot_category * 10_000 + week
-    order = np.argsort(key, kind="stable")
+    key = slot_category * (days // 7 + 1) + week
+    # small keys sort by radix (a stable sort of int16 is linear)
+    order = np.argsort(
+        key.astype(np.int16 if key.max(initial=0) < 2**15 else np.int64), kind="stable"
+    )
     boundaries = np.flatnonzero(np.diff(key[order])) + 1
-    for group in np.split(order, boundaries):
+    for group in np.split(order, boundaries):  # one group per (category, week)
         c, w = int(slot_category[group[0]]), int(week[group[0]])
         if c not in samplers:
             continue
@@ -385,108 +532,175 @@ def _make_purchases(rng, people, catalog, start, days, orders_per_user) -> dict:
         slot_time[valid],
         slot_order[valid],
     )
-    brand_match = (
-        catalog["brand"][draws][:, :, None] == people["favourite_brands"][slot_user][:, None, :]
-    ).any(axis=2)
-    typical = np.array(
-        [CATEGORIES[catalog["category_names"][c]][0] for c in catalog["category"][draws[:, 0]]]
-    )
-    price_fit = -np.abs(
-        np.log(
-            catalog["price"][draws] / (typical[:, None] * people["price_level"][slot_user][:, None])
-        )
-    )
+    favourites = people["favourite_brands"][slot_user][:, None, :]
+    brand_match = (catalog["brand"][draws][:, :, None] == favourites).any(axis=2)
+    level = np.array([spec.price for spec in CATEGORIES.values()])[catalog["category"][draws]]
+    wanted = level * people["price_level"][slot_user][:, None]
+    price_fit = -np.abs(np.log(catalog["price"][draws] / wanted))
     score = 1.5 * brand_match + 1.2 * price_fit + rng.gumbel(size=draws.shape)
     slot_item = draws[np.arange(len(draws)), score.argmax(axis=1)]
-    launched = slot_time >= catalog["created_day"][slot_item]  # the launch week's early days
-    slot_item, slot_user, slot_time, slot_order = (
-        slot_item[launched],
-        slot_user[launched],
-        slot_time[launched],
-        slot_order[launched],
-    )
 
-    # staples: one to three items per user from their favourite categories, re-bought on rhythm
+    # staples join the user's nearest basket within three days, else make an order of their own
     staple_user, staple_item, staple_time = _staples(rng, people, catalog, first_day, days)
-    staple_order = len(order_user) + np.arange(len(staple_user))
-    user = np.concatenate([slot_user, staple_user])
-    item = np.concatenate([slot_item, staple_item])
-    time = np.concatenate([slot_time, staple_time])
-    order_index = np.concatenate([slot_order, staple_order])
-    quantity = np.where(rng.random(len(user)) < 0.85, 1, rng.integers(2, 4, size=len(user)))
-    paid = np.round(
-        catalog["price"][item] * rng.choice([1.0, 1.0, 1.0, 0.9, 0.8], size=len(user)), 2
-    )
-    ordering = np.lexsort((item, time))
+    staple_order = _nearest_order(order_user, order_time, staple_user, staple_time, days, 3.0)
+    joined = staple_order >= 0
+    basket_time = np.where(joined, order_time[np.maximum(staple_order, 0)], staple_time)
+    staple_order[~joined] = len(order_user) + np.arange(int((~joined).sum()))
+    rows = {
+        "user": np.concatenate([slot_user, staple_user]),
+        "item": np.concatenate([slot_item, staple_item]),
+        "time": np.concatenate([slot_time, basket_time]),
+        "own_time": np.concatenate([slot_time, staple_time]),
+        "order": np.concatenate([slot_order, staple_order]),
+        "is_staple": np.r_[np.zeros(len(slot_user), bool), np.ones(len(staple_user), bool)],
+    }
+    # drop picks made in a launch week before the launch day
+    launched = rows["time"] >= catalog["created_day"][rows["item"]]
+    rows = {name: values[launched] for name, values in rows.items()}
+    rows = _fill_baskets(rows, len(catalog["price"]), len(order_user) + len(staple_user))
+    n = len(rows["user"])
+    quantity = np.where(rng.random(n) < 0.85, 1, rng.integers(2, 4, size=n))
+    discount = rng.choice([1.0, 1.0, 1.0, 0.9, 0.8], size=n)  # promotions
+    paid = np.round(catalog["price"][rows["item"]] * discount, 2)
+    ordering, number = _number_orders_by_time(rows["order"], rows["time"], rows["item"])
     return {
-        "user": user[ordering],
-        "item_id": catalog["item_id"][item[ordering]],
-        "time": time[ordering],
+        "user": rows["user"][ordering],
+        "item": rows["item"][ordering],
+        "time": rows["time"][ordering],
         "quantity": quantity[ordering],
         "price": paid[ordering],
-        "order": order_index[ordering],
-        "user_ids": people["user_id"],
+        "order": ORDER_ID_BASE + number,
     }
 
 
-def _staples(rng, people, catalog, first_day, days):
-    n_users = len(people["user_id"])
+def _fill_baskets(rows: dict, n_items: int, next_order: int) -> dict:
+    """Drop an item repeated within an order; a staple that would make an order bigger than
+    MAX_BASKET goes to an order of its own, at its own time. Slot picks win over staples."""
+    # one sort by (order, item, staple last) finds repeats and positions in each order
+    key = (rows["order"] * n_items + rows["item"]) * 2 + rows["is_staple"]
+    by_key = np.argsort(key)
+    pair = key[by_key] // 2
+    by_key = by_key[np.r_[True, pair[1:] != pair[:-1]]]
+    rows = {name: values[by_key] for name, values in rows.items()}
+    order, staple = rows["order"], rows["is_staple"]
+    new_order = np.r_[True, order[1:] != order[:-1]]
+    group = np.cumsum(new_order) - 1
+    slots = np.bincount(group, weights=~staple).astype(np.int64)
+    staples_so_far = np.cumsum(staple)
+    before_group = (staples_so_far - staple)[new_order]
+    staple_rank = staples_so_far - 1 - before_group[group]
+    overflow = staple & (slots[group] + staple_rank >= MAX_BASKET)
+    order[overflow] = next_order + np.arange(int(overflow.sum()))
+    rows["time"][overflow] = rows["own_time"][overflow]
+    return rows
+
+
+def _number_orders_by_time(
+    order: np.ndarray, time: np.ndarray, item: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row order (by time, order, item) and each row's order number, counted in time order as a
+    till would. Rows of one order share its time."""
+    order_time = np.full(order.max() + 1 if len(order) else 0, np.inf)
+    order_time[order] = time
+    used = np.flatnonzero(np.isfinite(order_time))
+    rank = np.zeros(len(order_time), dtype=np.int64)
+    rank[used[np.argsort(order_time[used], kind="stable")]] = np.arange(len(used))
+    ordering = np.argsort(rank[order] * (item.max() + 1 if len(item) else 1) + item)
+    return ordering, rank[order][ordering]
+
+
+def _time_of_day(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Fractions of a day between 7:00 and 22:00, busiest in the afternoon."""
+    return (7 + 15 * rng.beta(2.2, 2.0, size=n)) / 24
+
+
+def _nearest_order(
+    order_user: np.ndarray,
+    order_time: np.ndarray,
+    user: np.ndarray,
+    time: np.ndarray,
+    days: int,
+    within: float,
+) -> np.ndarray:
+    """Index of each event's user's nearest order at most ``within`` days away, else -1."""
+    if not len(order_user):
+        return np.full(len(user), -1, dtype=np.int64)
+    span = days + 2 * within + 1  # keys of different users never come within ``within``
+    key = order_user * span + order_time
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    wanted = user * span + time
+    right = np.clip(np.searchsorted(sorted_key, wanted), 0, len(order) - 1)
+    left = np.maximum(right - 1, 0)
+    gap_left, gap_right = np.abs(sorted_key[left] - wanted), np.abs(sorted_key[right] - wanted)
+    best = np.where(gap_left <= gap_right, left, right)
+    near = np.minimum(gap_left, gap_right) <= within
+    return np.where(near, order[best], -1)
+
+
+def _staples(
+    rng: np.random.Generator, people: dict, catalog: dict, first_day: np.ndarray, days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One to three items per user from their top categories, re-bought every 1-6 weeks."""
+    n_users = len(people["activity"])
     per_user = rng.integers(1, 4, size=n_users)
     owner = np.repeat(np.arange(n_users), per_user)
-    favourite = people["taste"][owner].argmax(axis=1)
-    second = np.argsort(-people["taste"][owner], axis=1)[:, 1]
-    category = np.where(rng.random(len(owner)) < 0.7, favourite, second)
+    ranked = np.argsort(-people["taste"][owner], axis=1)
+    category = np.where(rng.random(len(owner)) < 0.7, ranked[:, 0], ranked[:, 1])
     item = np.empty(len(owner), dtype=np.int64)
-    for c in np.unique(category):
+    for c in np.unique(category):  # per category
         pool = np.flatnonzero((catalog["category"] == c) & (catalog["created_day"] < 0))
         if not len(pool):
             pool = np.flatnonzero(catalog["category"] == c)
         chosen = category == c
         weights = catalog["appeal"][pool] / catalog["appeal"][pool].sum()
         item[chosen] = rng.choice(pool, size=int(chosen.sum()), p=weights)
-    interval = rng.uniform(10, 45, size=len(owner)) / np.sqrt(people["activity"][owner]).clip(
-        0.5, 3
-    )
+    rhythm = np.sqrt(people["activity"][owner]).clip(0.5, 3)
+    interval = rng.uniform(7, 45, size=len(owner)) / rhythm
     first = first_day[owner] + rng.random(len(owner)) * interval
     repeats = np.maximum(0, np.floor((days - first) / interval)).astype(np.int64) + 1
-    keep = rng.random(len(owner)) < 0.8  # a fifth of staples lapse: not every habit is kept
-    repeats = np.where(keep, repeats, np.minimum(repeats, 2))
+    kept = rng.random(len(owner)) < 0.8  # a fifth of habits lapse after a couple of buys
+    repeats = np.where(kept, repeats, np.minimum(repeats, 2))
     staple = np.repeat(np.arange(len(owner)), repeats)
     k = np.arange(len(staple)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
     time = first[staple] + k * interval[staple] + rng.normal(0, 1.5, size=len(staple))
-    inside = (time >= 0) & (time < days)
+    time = np.floor(time) + _time_of_day(rng, len(staple))
+    inside = (time >= np.maximum(0, catalog["created_day"][item[staple]])) & (time < days)
     return owner[staple][inside], item[staple][inside], time[inside]
 
 
-def _inject_dirt(rng, events, catalog, start) -> tuple[dict, dict[str, int]]:
+# --- dirt -------------------------------------------------------------------------------------
+
+
+def _inject_dirt(
+    rng: np.random.Generator, events: dict, catalog: dict, start: datetime, days: int
+) -> tuple[dict, dict[str, int]]:
+    """Dirty distinct clean rows in place, then append returns and duplicates (one kind a row)."""
     n = len(events["user"])
     columns = {
-        "user_id": events["user_ids"][events["user"]].astype(object),
-        "item_id": events["item_id"].astype(object),
-        "time": events["time"].astype(float),
-        "event_type": np.full(n, "purchase", dtype=object),
-        "quantity": events["quantity"].astype(np.int64),
-        "price": events["price"].astype(float),
-        "order_id": np.array([f"{o:07d}" for o in events["order"]], dtype=object),
+        "user": events["user"].astype(np.int64),  # -1 = NULL user_id
+        "item_id": catalog["item_id"][events["item"]],
+        "item_missing": np.zeros(n, dtype=bool),
+        "time": events["time"].astype(np.float64),  # days since the period's start
+        "is_return": np.zeros(n, dtype=bool),
+        "quantity": events["quantity"].astype(np.int32),
+        "price": events["price"].astype(np.float64),
+        "order": events["order"].astype(np.int64),
     }
     dirt: dict[str, int] = {}
 
-    def pick(rate: float) -> np.ndarray:
-        return np.flatnonzero(rng.random(n) < rate)
-
-    returned = pick(DIRT_RATES["return"])
-    return_time = columns["time"][returned] + rng.uniform(1.0, 20.0, size=len(returned))
-    horizon = columns["time"].max()
-    returned, return_time = returned[return_time <= horizon], return_time[return_time <= horizon]
-    partial = rng.random(len(returned)) < 0.2
-    return_quantity = np.where(
-        partial & (columns["quantity"][returned] > 1), -1, -columns["quantity"][returned]
-    )
+    # returns: whole or partial, one return time per original order (a 'C' invoice)
+    returned = np.flatnonzero(rng.random(n) < DIRT_RATES["return"])
+    delay = rng.uniform(1.0, 20.0, size=columns["order"].max() + 1)
+    return_time = columns["time"][returned] + delay[columns["order"][returned]]
+    returned, return_time = returned[return_time < days], return_time[return_time < days]
+    bought = columns["quantity"][returned]
+    partial = (rng.random(len(returned)) < 0.2) & (bought > 1)
+    returned_quantity = np.where(partial, rng.integers(1, np.maximum(bought, 2)), bought)
     dirt["return"] = len(returned)
 
-    # in-place dirt on distinct, untouched rows (a returned purchase stays clean)
     untouched = np.ones(n, dtype=bool)
-    untouched[returned] = False
+    untouched[returned] = False  # a returned purchase stays clean, so the return can match it
     for kind in (
         "missing_user_id",
         "missing_item_id",
@@ -498,33 +712,26 @@ def _inject_dirt(rng, events, catalog, start) -> tuple[dict, dict[str, int]]:
         rows = np.flatnonzero(untouched & (rng.random(n) < DIRT_RATES[kind]))
         untouched[rows] = False
         dirt[kind] = len(rows)
+        flip = rng.random(len(rows)) < 0.5
         if kind == "missing_user_id":
-            columns["user_id"][rows] = None
+            columns["user"][rows] = -1
         elif kind == "missing_item_id":
-            columns["item_id"][rows] = None
+            columns["item_missing"][rows] = True
         elif kind == "non_positive_price":
-            columns["price"][rows] = np.where(
-                rng.random(len(rows)) < 0.5, 0.0, -columns["price"][rows]
-            )
+            columns["price"][rows] = np.where(flip, 0.0, -columns["price"][rows])
         elif kind == "price_outlier":
-            columns["price"][rows] = np.round(
-                columns["price"][rows] * np.where(rng.random(len(rows)) < 0.5, 100, 0.01), 4
-            )
+            columns["price"][rows] = np.round(columns["price"][rows] * np.where(flip, 100, 0.01), 4)
         elif kind == "unknown_item":
-            columns["item_id"][rows] = 900_000 + rng.integers(0, 1000, size=len(rows))
-        else:  # future: somewhere in the 2090s
+            retired = ITEM_ID_BASE + len(catalog["item_id"])
+            columns["item_id"][rows] = retired + rng.integers(0, max(10, n // 1000), len(rows))
+        else:
             future = (datetime(2090, 1, 1) - start).days
             columns["time"][rows] = future + rng.uniform(0, 3650, size=len(rows))
 
-    returns = {
-        "user_id": columns["user_id"][returned],
-        "item_id": columns["item_id"][returned],
-        "time": return_time,
-        "event_type": np.full(len(returned), "return", dtype=object),
-        "quantity": return_quantity,
-        "price": columns["price"][returned],
-        "order_id": np.array(["C" + o for o in columns["order_id"][returned]], dtype=object),
-    }
+    returns = {name: values[returned] for name, values in columns.items()}
+    returns["time"] = return_time
+    returns["is_return"][:] = True
+    returns["quantity"] = -returned_quantity.astype(np.int32)
     duplicates = np.flatnonzero(untouched & (rng.random(n) < DIRT_RATES["duplicate"]))
     dirt["duplicate"] = len(duplicates)
     copies = {name: values[duplicates] for name, values in columns.items()}
@@ -536,80 +743,99 @@ def _inject_dirt(rng, events, catalog, start) -> tuple[dict, dict[str, int]]:
 
 
 def _dirty_titles(rng: np.random.Generator, titles: list[str]) -> list[str]:
+    """Full-width letters, odd spaces (NBSP, U+3000, doubled, at the ends) or random case."""
     out = list(titles)
     for i in np.flatnonzero(rng.random(len(titles)) < DIRT_RATES["odd_unicode_title"]):
         kind = i % 3
-        if kind == 0:  # full-width letters and digits
+        if kind == 0:  # ASCII letters and digits to their full-width forms (U+FF01..)
             out[i] = "".join(chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in titles[i])
-        elif kind == 1:  # stray, double, non-breaking and ideographic spaces
+        elif kind == 1:
             out[i] = "  " + titles[i].replace(" ", "\u00a0 ", 1).replace(" ", "\u3000", 1) + " "
-        else:  # random case
+        else:
             flips = rng.random(len(titles[i])) < 0.5
             out[i] = "".join(
-                ch.upper() if f else ch.lower() for ch, f in zip(titles[i], flips, strict=True)
+                c.upper() if f else c.lower() for c, f in zip(titles[i], flips, strict=True)
             )
     return out
 
 
+# --- tables and files -------------------------------------------------------------------------
+
+
 def _timestamps(days_from_start: np.ndarray, start: datetime) -> pa.Array:
-    micros = np.round(np.asarray(days_from_start, dtype=float) * 86_400) * 1_000_000
-    base = np.datetime64(start, "us").astype(np.int64)
-    return pa.array((base + micros.astype(np.int64)).astype("datetime64[us]"), pa.timestamp("us"))
+    seconds = np.round(np.asarray(days_from_start, dtype=np.float64) * 86_400).astype(np.int64)
+    base = np.datetime64(start, "s").astype(np.int64)
+    return pa.array((base + seconds).astype("datetime64[s]")).cast(pa.timestamp("us"))
 
 
-def _interactions_table(events: dict, start: datetime) -> pa.Table:
+def _interactions_table(events: dict, people: dict, start: datetime) -> pa.Table:
+    order_id = pc.cast(pa.array(events["order"]), pa.string())
+    is_return = pa.array(events["is_return"])
+    user = events["user"]
     return pa.table(
         {
-            "user_id": pa.array(events["user_id"], pa.string()),
-            "item_id": pa.array(events["item_id"], pa.int64()),
+            "user_id": people["user_id"].take(pa.array(np.maximum(user, 0), mask=user < 0)),
+            "item_id": pa.array(events["item_id"], pa.int64(), mask=events["item_missing"]),
             "event_ts": _timestamps(events["time"], start),
-            "event_type": pa.array(events["event_type"], pa.string()),
+            "event_type": pc.if_else(is_return, "return", "purchase"),
             "quantity": pa.array(events["quantity"], pa.int32()),
             "price": pa.array(events["price"], pa.float64()),
-            "order_id": pa.array(events["order_id"], pa.string()),
+            "order_id": pc.if_else(
+                is_return, pc.binary_join_element_wise("C", order_id, ""), order_id
+            ),
         }
     )
 
 
 def _items_table(catalog: dict, start: datetime) -> pa.Table:
-    brands = catalog["brand_names"][catalog["brand"]]
+    names = pa.array(catalog["category_names"])
+    brands = pa.array(catalog["brand_names"])
+    brand = catalog["brand"]
     return pa.table(
         {
             "item_id": pa.array(catalog["item_id"], pa.int64()),
             "title": pa.array(catalog["title"], pa.string()),
             "description": pa.array(catalog["description"], pa.string()),
-            "category": pa.array(
-                [catalog["category_names"][c] for c in catalog["category"]], pa.string()
-            ),
-            "brand": pa.array(
-                [b if has else None for b, has in zip(brands, catalog["has_brand"], strict=True)],
-                pa.string(),
-            ),
+            "category": names.take(pa.array(catalog["category"])),
+            "brand": brands.take(pa.array(brand, mask=~catalog["has_brand"])),
             "price": pa.array(catalog["price"], pa.float64()),
-            "created_at": _timestamps(catalog["created_day"].astype(float), start),
+            "created_at": _timestamps(catalog["created_day"], start),
         }
     )
 
 
 def _users_table(people: dict, start: datetime) -> pa.Table:
-    signup = _timestamps(people["signup_day"].astype(float), start).cast(pa.date32())
     return pa.table(
         {
-            "user_id": pa.array(people["user_id"], pa.string()),
-            "signup_date": signup,
+            "user_id": people["user_id"],
+            "signup_date": _timestamps(people["signup_day"], start).cast(pa.date32()),
             "segment": pa.array(people["segment"], pa.string()),
             "age_band": pa.array(people["age_band"], pa.string()),
         }
     )
 
 
-def _iso_timestamps(table: pa.Table) -> pa.Table:
-    """CSV with ISO-8601 text times, as exports from other systems usually have them."""
+def _write(table: pa.Table, path: Path, fmt: str) -> Path:
+    """Write next to the target, then rename: a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        if fmt == "parquet":
+            pq.write_table(table, partial)
+        else:
+            pacsv.write_csv(_iso_times(table), partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _iso_times(table: pa.Table) -> pa.Table:
+    """CSV with ISO-8601 text times ('2025-03-01T14:05:09', '2025-03-01'), as exports have them."""
     columns = []
     for column in table.columns:
-        if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-            column = pa.array(
-                [None if v is None else v.isoformat() for v in column.to_pylist()], pa.string()
-            )
+        if pa.types.is_timestamp(column.type):
+            column = pc.strftime(column.cast(pa.timestamp("s")), "%Y-%m-%dT%H:%M:%S")
+        elif pa.types.is_date(column.type):
+            column = pc.strftime(column, "%Y-%m-%d")
         columns.append(column)
     return pa.table(columns, names=table.column_names)
