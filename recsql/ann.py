@@ -9,6 +9,7 @@ load what the last ``dbt build`` made.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -115,6 +116,11 @@ class ItemIndex:
 
     def __len__(self) -> int:
         return len(self.item_ids)
+
+    @functools.cached_property
+    def item_id_array(self) -> pa.Array:
+        """The item ids as Arrow strings, for ``take`` by hnswlib label."""
+        return pa.array(self.item_ids, pa.string())
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(labels, similarities) of the k nearest items per query row; k clamped to the size."""

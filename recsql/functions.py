@@ -12,11 +12,13 @@ All are Arrow-typed (vectorised): DuckDB hands them up to 2048 rows per call. Nu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from duckdb import sqltypes
 
 from recsql import embeddings, text
@@ -41,11 +43,53 @@ def _contiguous(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
+class _EncodeProgress:
+    """One progress bar across the chunks DuckDB feeds ``recsql_embed`` in a statement.
+
+    A scalar function is never told how many rows are coming, so the bar counts the texts
+    looked up and those actually encoded, with the rate; a pause of a minute starts a new bar.
+    Silent until an encode is long enough to be worth watching.
+    """
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._last = 0.0
+        self._seen = 0
+        self._encoded = 0
+
+    def update(self, seen: int, encoded: int) -> None:
+        from tqdm import tqdm
+
+        now = time.monotonic()
+        if now - self._last > 60:
+            self.close()
+        self._last = now
+        self._seen += seen
+        self._encoded += encoded
+        if self._bar is None and self._encoded >= embeddings.PROGRESS_THRESHOLD:
+            self._bar = tqdm(unit="text", desc="recsql_embed encoded", dynamic_ncols=True)
+        if self._bar is not None:
+            self._bar.update(self._encoded - self._bar.n)
+            self._bar.set_postfix_str(f"{self._seen:,} looked up", refresh=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self._seen, self._encoded = None, 0, 0
+
+
 def _embed_function(model: str | None) -> Callable[[pa.Array], pa.Array]:
+    progress = _EncodeProgress()
+
     def embed(values: pa.Array) -> pa.Array:
-        texts = values.to_pylist()
+        texts = _contiguous(values).to_pylist()
         present = [i for i, value in enumerate(texts) if value is not None]
-        vectors = embeddings.embed_texts([texts[i] for i in present], model=model)
+        cache = embeddings.default_cache(model)
+        encoded = cache.encoded
+        vectors = embeddings.embed_texts(
+            [texts[i] for i in present], cache=cache, model=model, show_progress=False
+        )
+        progress.update(len(present), cache.encoded - encoded)
         flat = np.zeros((len(texts), embeddings.DIMENSION), dtype=np.float32)
         flat[present] = vectors
         mask = np.ones(len(texts), dtype=bool)
@@ -75,27 +119,42 @@ class _IndexCache:
 
 
 def _nearest_function(indexes: _IndexCache) -> Callable[..., pa.Array]:
+    """Searches each (index, k) group of rows in one hnswlib call and assembles the list
+    column from flat arrays (offsets + struct of ids and similarities): no per-row objects."""
+
     def nearest(vectors: pa.Array, ks: pa.Array, names: pa.Array) -> pa.Array:
         vectors, ks, names = (_contiguous(array) for array in (vectors, ks, names))
         count = len(vectors)
-        result: list[list[dict] | None] = [None] * count
-        valid = [
-            i for i in range(count) if vectors[i].is_valid and ks[i].is_valid and names[i].is_valid
-        ]
-        by_query: dict[tuple[str, int], list[int]] = {}
-        for i in valid:
-            by_query.setdefault((names[i].as_py(), ks[i].as_py()), []).append(i)
+        valid = pc.and_(pc.and_(pc.is_valid(vectors), pc.is_valid(ks)), pc.is_valid(names))
+        valid = valid.to_numpy(zero_copy_only=False)
+        k_of = ks.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        name_of = names.to_pylist()
+        width = vectors.type.list_size
         flat = vectors.flatten().to_numpy(zero_copy_only=False) if count else np.zeros(0)
-        matrix = np.asarray(flat, dtype=np.float32).reshape(count, -1) if count else flat
-        for (name, k), rows in by_query.items():
+        matrix = np.asarray(flat, dtype=np.float32).reshape(count, width)
+        lengths = np.zeros(count, dtype=np.int64)
+        rows_parts, ids_parts, sims_parts = [], [], []
+        groups: dict[tuple[str, int], list[int]] = {}
+        for row in np.flatnonzero(valid):
+            groups.setdefault((name_of[row], int(k_of[row])), []).append(int(row))
+        for (name, k), rows in groups.items():
             index = indexes.get(name)
-            ids, similarities = index.query_vectors(matrix[rows], k)
-            for row, row_ids, row_sims in zip(rows, ids, similarities, strict=True):
-                result[row] = [
-                    {"item_id": item, "similarity": float(sim)}
-                    for item, sim in zip(row_ids, row_sims, strict=True)
-                ]
-        return pa.array(result, type=_ARROW_NEIGHBOURS)
+            labels, similarities = index.search(matrix[rows], k)
+            lengths[rows] = labels.shape[1]
+            rows_parts.append(np.repeat(rows, labels.shape[1]))
+            ids_parts.append(index.item_id_array.take(pa.array(labels.ravel())))
+            sims_parts.append(similarities.ravel())
+        if rows_parts:
+            order = pa.array(np.argsort(np.concatenate(rows_parts), kind="stable"))
+            ids = pa.concat_arrays(ids_parts).take(order)
+            sims = pa.array(np.concatenate(sims_parts)).take(order)
+        else:
+            ids, sims = pa.array([], pa.string()), pa.array([], pa.float32())
+        values = pa.StructArray.from_arrays([ids, sims], names=["item_id", "similarity"])
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+        return pa.ListArray.from_arrays(
+            offsets, values, type=_ARROW_NEIGHBOURS, mask=pa.array(~valid)
+        )
 
     return nearest
 
