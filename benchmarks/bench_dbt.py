@@ -66,9 +66,12 @@ def main() -> None:
         "--target-path", str(warehouse / "target"), "--log-path", str(warehouse / "logs"),
     ]  # fmt: skip
     if args.layer == "foundation":
-        command += ["--select", FOUNDATION]
+        # cautious: relationship tests of models outside the layer stay out of it
+        command += ["--select", FOUNDATION, "--indirect-selection", "cautious"]
     started = time.perf_counter()
-    subprocess.run(command, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    built = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    if built.returncode:
+        sys.exit(f"dbt build failed:\n{built.stdout[-4000:]}{built.stderr[-2000:]}")
     build_seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 

@@ -53,21 +53,26 @@ class _EncodeProgress:
 
     def __init__(self) -> None:
         self._bar = None
-        self._last = 0.0
-        self._seen = 0
-        self._encoded = 0
+        self._started = self._last = 0.0
+        self._seen = self._encoded = 0
 
-    def update(self, seen: int, encoded: int) -> None:
-        from tqdm import tqdm
-
-        now = time.monotonic()
+    def begin(self) -> None:
+        """Before a chunk: a pause of a minute means a new statement, so a new count."""
+        now = time.time()
         if now - self._last > 60:
             self.close()
-        self._last = now
+            self._started = now
+
+    def update(self, seen: int, encoded: int) -> None:
+        """After a chunk: add what it looked up and encoded."""
+        from tqdm import tqdm
+
+        self._last = time.time()
         self._seen += seen
         self._encoded += encoded
         if self._bar is None and self._encoded >= embeddings.PROGRESS_THRESHOLD:
             self._bar = tqdm(unit="text", desc="recsql_embed encoded", dynamic_ncols=True)
+            self._bar.start_t = self._bar.last_print_t = self._started  # tqdm times with time.time
         if self._bar is not None:
             self._bar.update(self._encoded - self._bar.n)
             self._bar.set_postfix_str(f"{self._seen:,} looked up", refresh=True)
@@ -86,6 +91,7 @@ def _embed_function(model: str | None) -> Callable[[pa.Array], pa.Array]:
         present = [i for i, value in enumerate(texts) if value is not None]
         cache = embeddings.default_cache(model)
         encoded = cache.encoded
+        progress.begin()
         vectors = embeddings.embed_texts(
             [texts[i] for i in present], cache=cache, model=model, show_progress=False
         )
@@ -130,7 +136,9 @@ def _nearest_function(indexes: _IndexCache) -> Callable[..., pa.Array]:
         k_of = ks.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
         name_of = names.to_pylist()
         width = vectors.type.list_size
-        flat = vectors.flatten().to_numpy(zero_copy_only=False) if count else np.zeros(0)
+        # .values keeps null rows' slots (flatten() drops them), so row i stays at i * width
+        flat = vectors.values.slice(vectors.offset * width, count * width)
+        flat = flat.to_numpy(zero_copy_only=False)
         matrix = np.asarray(flat, dtype=np.float32).reshape(count, width)
         lengths = np.zeros(count, dtype=np.int64)
         rows_parts, ids_parts, sims_parts = [], [], []

@@ -69,3 +69,22 @@ def test_nearest_items_from_sql_match_exact_search_on_sentence_vectors(con) -> N
 def test_nearest_items_without_an_index_says_how_to_build_one(con) -> None:
     with pytest.raises(duckdb.Error, match="build int_item_neighbours first"):
         con.execute("select recsql_nearest_items(recsql_embed('x'), 3, 'items')").fetchall()
+
+
+def test_nearest_items_keep_row_order_nulls_and_mixed_k_in_one_chunk(con) -> None:
+    ids = [f"sku-{i}" for i in range(len(CATALOG))]
+    vectors = embeddings.embed_texts(CATALOG)
+    ItemIndex.build_or_load("items", ids, vectors)
+    rows = con.execute(
+        """
+        select n, recsql_nearest_items(recsql_embed(t), k, 'items') as found
+        from (values (1, ?, 2), (2, null, 3), (3, ?, 50), (4, ?, null), (5, ?, 1)) as v(n, t, k)
+        order by n
+        """,
+        [CATALOG[3], CATALOG[7], CATALOG[0], CATALOG[5]],
+    ).fetchall()
+    found = {n: None if hits is None else [hit["item_id"] for hit in hits] for n, hits in rows}
+    assert found[1][0] == "sku-3" and len(found[1]) == 2
+    assert found[2] is None and found[4] is None  # null vector or null k: null, not an error
+    assert found[3][0] == "sku-7" and sorted(found[3]) == sorted(ids)  # k clamped to the catalog
+    assert found[5] == ["sku-5"]
