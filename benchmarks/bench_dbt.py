@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 PRESETS = {
     "demo": {"users": 10_000, "items": 4_000, "days": 365},
-    "large": {"users": 100_000, "items": 50_000, "days": 365, "orders_per_user": 7.0},
+    "large": {"users": 100_000, "items": 50_000, "days": 365, "orders_per_user": 7.5},
 }
 # issue-2 layer: cleaning, snapshots, labels, point-in-time features
 FOUNDATION = (

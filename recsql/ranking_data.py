@@ -12,6 +12,8 @@ import pyarrow.compute as pc
 
 from recsql import warehouse
 
+BATCH_ROWS = 500_000  # rows converted at a time when reading a split
+
 
 class TrainingError(Exception):
     """A problem with the data or the request, worded for the person running `recsql train`."""
@@ -51,20 +53,46 @@ def group_sizes_in_row_order(*keys: np.ndarray) -> np.ndarray:
     return np.diff(np.append(starts, n))
 
 
-def load_split(con: duckdb.DuckDBPyConnection, split: str, features: Sequence[str]) -> RankingData:
-    """All rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id)."""
+def load_split(
+    con: duckdb.DuckDBPyConnection,
+    split: str,
+    features: Sequence[str],
+    part: tuple[int, int] = (0, 1),
+) -> RankingData:
+    """Rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id).
+
+    ``part=(i, n)`` keeps the users whose id hashes to i modulo n: whole users, so a large
+    split can be scored n parts at a time in bounded memory.
+    """
     columns = ", ".join(warehouse.quote(name) for name in features)
-    table = con.sql(
+    index, parts = part
+    reader = con.sql(
         f"select snapshot, user_id, item_id, coalesce(label_grade, 0) as label_grade, {columns}"
-        " from fct_candidates where split = ? order by snapshot, user_id, item_id",
-        params=[split],
-    ).to_arrow_table()
+        " from fct_candidates where split = ? and hash(user_id) % ? = ?"
+        " order by snapshot, user_id, item_id",
+        params=[split, parts, index],
+    ).to_arrow_reader(BATCH_ROWS)
+    # batch by batch into one float32 matrix: the wide float64 Arrow table never exists whole
+    keys: dict[str, list[pa.Array]] = {"snapshot": [], "user_id": [], "item_id": []}
+    labels, blocks = [], []
+    for batch in reader:
+        table = pa.Table.from_batches([batch])
+        for name, chunks in keys.items():
+            chunks.append(table.column(name).combine_chunks())
+        labels.append(table.column("label_grade").to_numpy().astype(np.int32))
+        blocks.append(feature_matrix(table, features))
+
+    def joined(chunks: list[pa.Array]) -> np.ndarray:
+        if not chunks:
+            return np.zeros(0, dtype=object)
+        return np.asarray(pa.concat_arrays(chunks).to_numpy(zero_copy_only=False))
+
     return RankingData(
-        features=feature_matrix(table, features),
-        labels=table.column("label_grade").to_numpy().astype(np.int32),
-        snapshots=np.asarray(table.column("snapshot").to_numpy(zero_copy_only=False)),
-        users=np.asarray(table.column("user_id").to_numpy(zero_copy_only=False)),
-        items=np.asarray(table.column("item_id").to_numpy(zero_copy_only=False)),
+        features=np.concatenate(blocks) if blocks else np.zeros((0, len(features)), np.float32),
+        labels=np.concatenate(labels) if labels else np.zeros(0, np.int32),
+        snapshots=joined(keys["snapshot"]),
+        users=joined(keys["user_id"]),
+        items=joined(keys["item_id"]),
     )
 
 

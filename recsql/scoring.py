@@ -17,9 +17,13 @@ import duckdb
 import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm import tqdm
 
 from recsql import reasons, warehouse
-from recsql.ranking_data import load_split
+from recsql.ranking_data import RankingData, load_split
+
+ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
 
 
 class FeatureMismatch(Exception):
@@ -62,7 +66,7 @@ def score_serve_snapshot(
     target = warehouse.quote(table)
     history = warehouse.quote(f"{table}_history")
     staging = warehouse.quote(f"{table}__staging")
-    with duckdb.connect(str(db)) as con:
+    with warehouse.connect(db) as con:
         warehouse.require_tables(con, db, "fct_candidates", "ranker_features")
         version, model_dir = warehouse.latest_model(con, model_version)
         metadata = json.loads((model_dir / "metadata.json").read_text())
@@ -71,28 +75,27 @@ def score_serve_snapshot(
         columns = {row[0] for row in con.execute("describe fct_candidates").fetchall()}
         check_features(features, columns, warehouse.ranker_features(con), version)
 
-        data = load_split(con, "serve", features)
-        scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
-        top = top_k_per_user(data.users, scores, top_k)
-        contributions = (
-            booster.predict(data.features[top], pred_contrib=True) if len(top) else np.zeros((0, 0))
-        )
-        details = reasons.row_details(con, data.users[top], data.items[top])
-        texts = reasons.explain(features, contributions, details)
-
         run_id = uuid.uuid4().hex[:12]
         generated_at = datetime.now(UTC).replace(tzinfo=None)
-        ranks = rank_within_user(data.users[top])
+        serve_rows = con.execute(
+            "select count(*) from fct_candidates where split = 'serve'"
+        ).fetchall()[0][0]
+        parts = max(1, -(-serve_rows // ROWS_PER_PART))
+        pieces = []
+        for part in tqdm(range(parts), desc="recsql score", unit="part", disable=parts < 2):
+            data = load_split(con, "serve", features, part=(part, parts))
+            pieces.append(_top_rows(con, booster, features, data, top_k))
+        top = pa.concat_tables(pieces)
         rows = pa.table(
             {
-                "user_id": pa.array(data.users[top].tolist(), pa.string()),
-                "rank": pa.array(ranks, pa.int32()),
-                "item_id": pa.array(data.items[top].tolist(), pa.string()),
-                "score": pa.array(scores[top], pa.float64()),
+                "user_id": top["user_id"],
+                "rank": top["rank"],
+                "item_id": top["item_id"],
+                "score": top["score"],
                 "model_version": pa.array([version] * len(top), pa.string()),
                 "run_id": pa.array([run_id] * len(top), pa.string()),
                 "generated_at": pa.array([generated_at] * len(top), pa.timestamp("us")),
-                "reason": pa.array(texts, pa.string()),
+                "reason": top["reason"],
             }
         )
         con.register("new_recommendations", rows)
@@ -114,7 +117,32 @@ def score_serve_snapshot(
             con.execute("rollback")
             con.execute(f"drop table if exists {staging}")
             raise
-    return ScoreRun(run_id, version, len(np.unique(data.users[top])), len(top), table)
+    return ScoreRun(run_id, version, len(pc.unique(rows.column("user_id"))), len(rows), table)
+
+
+def _top_rows(
+    con: duckdb.DuckDBPyConnection,
+    booster: lgb.Booster,
+    features: list[str],
+    data: RankingData,
+    top_k: int,
+) -> pa.Table:
+    """Score one part of the serve rows; keep each user's top_k with a reason."""
+    scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
+    top = top_k_per_user(data.users, scores, top_k)
+    contributions = (
+        booster.predict(data.features[top], pred_contrib=True) if len(top) else np.zeros((0, 0))
+    )
+    details = reasons.row_details(con, data.users[top], data.items[top])
+    return pa.table(
+        {
+            "user_id": pa.array(data.users[top].tolist(), pa.string()),
+            "rank": pa.array(rank_within_user(data.users[top]), pa.int32()),
+            "item_id": pa.array(data.items[top].tolist(), pa.string()),
+            "score": pa.array(scores[top], pa.float64()),
+            "reason": pa.array(reasons.explain(features, contributions, details), pa.string()),
+        }
+    )
 
 
 def top_k_per_user(users: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import lightgbm as lgb
 import numpy as np
 
@@ -99,7 +98,7 @@ def train_ranker(
     show_progress: bool = True,
 ) -> TrainResult:
     """Train on the train split, save and register the model, evaluate it and the baselines."""
-    with duckdb.connect(str(db)) as con:
+    with warehouse.connect(db) as con:
         features = warehouse.ranker_features(con)
         data = load_split(con, "train", features)
         if not len(data.labels):
@@ -158,6 +157,7 @@ def train_ranker(
             metadata["train_users"],
             metadata["positives"],
         )
+        del data, train_set, valid_sets  # the test split is read next: free the train rows
         result.metrics = evaluation.evaluate_test_snapshot(con, booster, features, version)
         warehouse.register_model(con, metadata, model_dir, booster, result.metrics)
     return result

@@ -7,12 +7,23 @@ parameters. Nothing user-given is pasted into SQL text unquoted.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import sqlglot
 from sqlglot import exp
+
+
+def connect(db: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection with the same memory bound as the dbt profile (``RECSQL_MEMORY_LIMIT``),
+    so sorting a large split spills to disk instead of taking most of the machine."""
+    return duckdb.connect(
+        str(db),
+        read_only=read_only,
+        config={"memory_limit": os.environ.get("RECSQL_MEMORY_LIMIT", "4GB")},
+    )
 
 
 class UnsafeName(ValueError):

@@ -57,6 +57,20 @@ def test_the_same_model_and_data_give_the_same_recommendations(warehouse) -> Non
     assert warehouse.query("select count(distinct run_id) from recommendations_history") == [(2,)]
 
 
+def test_scoring_in_parts_gives_the_same_recommendations(warehouse, monkeypatch) -> None:
+    run(warehouse, "score", "--top-k", "10")
+    whole = warehouse.query(
+        "select user_id, rank, item_id, score, reason from recommendations order by all"
+    )
+    serve_rows = warehouse.query("select count(*) from fct_candidates where split = 'serve'")[0][0]
+    monkeypatch.setattr(scoring, "ROWS_PER_PART", serve_rows // 7)  # 8 parts, split by user
+    run(warehouse, "score", "--top-k", "10")
+    in_parts = warehouse.query(
+        "select user_id, rank, item_id, score, reason from recommendations order by all"
+    )
+    assert in_parts == whole
+
+
 def test_a_failure_mid_write_leaves_the_previous_recommendations(warehouse, monkeypatch) -> None:
     run(warehouse, "score", "--top-k", "3")
     before = warehouse.query("select * from recommendations order by user_id, rank")
