@@ -1,6 +1,7 @@
 """A short human reason for each recommendation, from its largest positive feature contribution.
 
-LightGBM's ``pred_contrib`` splits a row's score into per-feature parts; the feature that pushed
+``attribution.contributions`` splits a row's score into per-feature parts along its decision
+paths (a fast stand-in for TreeSHAP at millions of rows); the feature that pushed
 the item up most picks a sentence, filled with the row's own values ("bought 3 times before",
 "trending in Dairy", "similar to Alpenhof Greek Yoghurt 500g").
 """

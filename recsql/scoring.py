@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm import tqdm
 
-from recsql import reasons, warehouse
+from recsql import attribution, reasons, warehouse
 from recsql.ranking_data import RankingData, load_split
 
 ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
@@ -130,9 +130,7 @@ def _top_rows(
     """Score one part of the serve rows; keep each user's top_k with a reason."""
     scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
     top = top_k_per_user(data.users, scores, top_k)
-    contributions = (
-        booster.predict(data.features[top], pred_contrib=True) if len(top) else np.zeros((0, 0))
-    )
+    contributions = attribution.contributions(booster, data.features[top])
     details = reasons.row_details(con, data.users[top], data.items[top])
     return pa.table(
         {

@@ -1,0 +1,58 @@
+"""Per-row feature contributions of a LightGBM model along each row's decision paths.
+
+A reason needs the feature that pushed a row's score most. TreeSHAP (``pred_contrib``) costs
+about leaves x depth^2 per tree and row: minutes for the million rows of a large shop. Here
+each tree's root-to-leaf path is credited instead (Saabas' method, as in treeinterpreter): at
+every split, the change in the node's expected value goes to the split's feature. One table per
+tree holds each leaf's credits, computed once from the model; a row's contributions are the sum
+of the table rows its leaves pick (``pred_leaf``), a few array additions per tree. Like
+``pred_contrib``, the last column is the bias and each row sums to the raw score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+
+def leaf_tables(booster: lgb.Booster, iterations: int) -> list[np.ndarray]:
+    """Per tree, a (leaves x features + 1) array: each leaf's credit per feature, bias last."""
+    width = booster.num_feature() + 1
+    tables = []
+    for tree in booster.dump_model(num_iteration=iterations)["tree_info"]:
+        table = np.zeros((tree["num_leaves"], width))
+        root = tree["tree_structure"]
+        start = np.zeros(width)
+        start[-1] = _value(root)
+        stack: list[tuple[dict[str, Any], np.ndarray]] = [(root, start)]
+        while stack:
+            node, credit = stack.pop()
+            if "split_feature" not in node:
+                table[node.get("leaf_index", 0)] = credit
+                continue
+            for child in (node["left_child"], node["right_child"]):
+                passed = credit.copy()
+                passed[node["split_feature"]] += _value(child) - _value(node)
+                stack.append((child, passed))
+        tables.append(table)
+    return tables
+
+
+def contributions(booster: lgb.Booster, features: np.ndarray) -> np.ndarray:
+    """(rows x features + 1) contributions of the model's best iterations; rows sum to the raw
+    score ``booster.predict(features, raw_score=True)``."""
+    iterations = booster.best_iteration or booster.current_iteration()
+    out = np.zeros((len(features), booster.num_feature() + 1))
+    if not len(features):
+        return out
+    leaves = booster.predict(features, pred_leaf=True, num_iteration=iterations)
+    leaves = np.asarray(leaves, dtype=np.int64).reshape(len(features), -1)
+    for tree, table in enumerate(leaf_tables(booster, iterations)):
+        out += table[leaves[:, tree]]
+    return out
+
+
+def _value(node: dict[str, Any]) -> float:
+    return node["internal_value"] if "split_feature" in node else node["leaf_value"]
