@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from results_file import append_record
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -103,12 +104,7 @@ def main() -> None:
         "table_rows": tables,
         "slowest_nodes_seconds": slowest,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "dbt_build.json"
-    history = json.loads(out.read_text()) if out.exists() else []
-    history.append(record)
-    out.write_text(json.dumps(history, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    append_record("dbt_build", record)
 
 
 if __name__ == "__main__":

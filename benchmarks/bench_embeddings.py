@@ -9,7 +9,6 @@ Appends a record to benchmarks/results/embeddings.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+from results_file import append_record
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -109,12 +109,7 @@ def main() -> None:
         "hnsw_queries_per_second": round(len(queries) / query_seconds),
         "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "embeddings.json"
-    history = json.loads(out.read_text()) if out.exists() else []
-    history.append(record)
-    out.write_text(json.dumps(history, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    append_record("embeddings", record)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -9,7 +9,6 @@ Appends a record to benchmarks/results/training.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import time
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from results_file import append_record
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -56,11 +56,14 @@ def main() -> None:
             if metric == "ndcg" and k == 10
         },
     }
-    save(record)  # before scoring: a long scoring run must not lose the training figures
+    append_record(
+        "training", record
+    )  # before scoring: a long scoring run must not lose the training figures
     started = time.perf_counter()
     run = scoring.score_serve_snapshot(db, top_k=20)
     score_seconds = time.perf_counter() - started
-    save(
+    append_record(
+        "training",
         {
             "benchmark": "score",
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -70,17 +73,8 @@ def main() -> None:
             "serve_rows_scored_per_second": round(rows.get("serve", 0) / score_seconds),
             "recommendations": run.rows,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        }
+        },
     )
-
-
-def save(record: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "training.json"
-    history = json.loads(out.read_text()) if out.exists() else []
-    history.append(record)
-    out.write_text(json.dumps(history, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":
