@@ -37,10 +37,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: install  ## slow: writes JSON figures to benchmarks/results/
-	$(BIN)/python benchmarks/bench_dbt.py
-	$(BIN)/python benchmarks/bench_embeddings.py
-	$(BIN)/python benchmarks/bench_training.py
+bench: install  ## slow (about an hour on 2 cores): JSON figures in benchmarks/results/
+	$(BIN)/python benchmarks/bench_dbt.py --preset demo --layer foundation
+	$(BIN)/python benchmarks/bench_dbt.py --preset demo
+	$(BIN)/python benchmarks/bench_dbt.py --preset large --layer foundation
+	$(BIN)/python benchmarks/bench_dbt.py --preset large --reuse-data
+	$(BIN)/python benchmarks/bench_embeddings.py --items 50000
+	$(BIN)/python benchmarks/bench_training.py --warehouse benchmarks/results/work/large
 
 docs: install
 	$(DBT) docs generate $(DBT_ARGS)
