@@ -31,6 +31,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from recsql import progress
+
 # Kind of dirt -> rate. Interaction kinds are a share of the clean purchase rows; each picks
 # distinct rows (a row gets at most one kind), so the counts in DemoDataSummary.dirt are exact.
 DIRT_RATES: dict[str, float] = {
@@ -297,14 +299,14 @@ def generate_demo_data(
         raise ValueError(f"orders_per_user must be positive, not {orders_per_user}")
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format must be parquet or csv, not {fmt!r}")
-    from tqdm import tqdm
-
     started = clock.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     start = datetime.combine(end_date, datetime.min.time()) + timedelta(days=1 - days)
-    with tqdm(total=7, desc="recsql demo-data", unit="step", disable=not show_progress) as bar:
+    with progress.bar(
+        total=7, desc="recsql demo-data", unit="step", disable=not show_progress
+    ) as bar:
         bar.set_postfix_str("catalog")
         catalog = _make_catalog(rng, items, days)
         bar.update()

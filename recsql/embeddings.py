@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsql import paths
+from recsql import paths, progress
 from recsql.text import normalise_text
 
 log = logging.getLogger("recsql.embeddings")
@@ -249,10 +249,8 @@ def encode(
         )
     vectors = np.empty((len(texts), DIMENSION), np.float32)
     show = len(texts) >= PROGRESS_THRESHOLD if show_progress is None else show_progress
-    from tqdm import tqdm
-
     chunk = BATCH_SIZE * 16
-    with tqdm(total=len(texts), unit="text", desc="recsql encode", disable=not show) as bar:
+    with progress.bar(total=len(texts), unit="text", desc="recsql encode", disable=not show) as bar:
         for start in range(0, len(texts), chunk):
             rows = order[start : start + chunk]
             vectors[rows] = transformer.encode(

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from duckdb import sqltypes
 
-from recsql import embeddings, text
+from recsql import embeddings, progress, text
 from recsql.ann import ItemIndex
 
 _ARROW_NEIGHBOURS = pa.list_(pa.struct([("item_id", pa.string()), ("similarity", pa.float32())]))
@@ -65,13 +65,11 @@ class _EncodeProgress:
 
     def update(self, seen: int, encoded: int) -> None:
         """After a chunk: add what it looked up and encoded."""
-        from tqdm import tqdm
-
         self._last = time.time()
         self._seen += seen
         self._encoded += encoded
         if self._bar is None and self._encoded >= embeddings.PROGRESS_THRESHOLD:
-            self._bar = tqdm(unit="text", desc="recsql_embed encoded", dynamic_ncols=True)
+            self._bar = progress.bar(unit="text", desc="recsql_embed encoded", dynamic_ncols=True)
             self._bar.start_t = self._bar.last_print_t = self._started  # tqdm times with time.time
         if self._bar is not None:
             self._bar.update(self._encoded - self._bar.n)

@@ -18,9 +18,8 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from tqdm import tqdm
 
-from recsql import attribution, reasons, warehouse
+from recsql import attribution, progress, reasons, warehouse
 from recsql.ranking_data import RankingData, load_split
 
 ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
@@ -82,7 +81,9 @@ def score_serve_snapshot(
         ).fetchall()[0][0]
         parts = max(1, -(-serve_rows // ROWS_PER_PART))
         pieces = []
-        for part in tqdm(range(parts), desc="recsql score", unit="part", disable=parts < 2):
+        for part in progress.bar(
+            iterable=range(parts), desc="recsql score", unit="part", disable=parts < 2
+        ):
             data = load_split(con, "serve", features, part=(part, parts))
             pieces.append(_top_rows(con, booster, features, data, top_k))
         top = pa.concat_tables(pieces)

@@ -24,7 +24,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from recsql import evaluation, paths, warehouse
+from recsql import evaluation, paths, progress, warehouse
 from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_order, load_split
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -116,14 +116,14 @@ def train_ranker(
         valid_sets = (
             [dataset(data.subset(validation), features, train_set)] if validation.any() else []
         )
-        progress = _progress_callback(rounds, show_progress)
-        callbacks = [progress]
+        on_round = _progress_callback(rounds, show_progress)
+        callbacks = [on_round]
         if valid_sets:
             callbacks.append(lgb.early_stopping(early_stopping, verbose=False))
         booster = lgb.train(
             merged, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
         )
-        progress.bar.close()
+        on_round.bar.close()
         best_iteration = booster.best_iteration or booster.current_iteration()
 
         snapshots = warehouse.snapshot_cutoffs(con)
@@ -200,9 +200,7 @@ def _model_version(booster: lgb.Booster) -> str:
 
 
 def _progress_callback(rounds: int, show: bool):
-    from tqdm import tqdm
-
-    bar = tqdm(total=rounds, desc="recsql train", unit="round", disable=not show)
+    bar = progress.bar(total=rounds, desc="recsql train", unit="round", disable=not show)
 
     def callback(env: lgb.callback.CallbackEnv) -> None:
         bar.update(1)
