@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from recsql import paths
+from recsql import paths, profile
 
 
 def db_option(function):
@@ -16,12 +16,18 @@ def db_option(function):
         "--db",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="DuckDB file. Default: $RECSQL_DB, else warehouse/recsql.duckdb (as in profiles.yml).",
+        help="DuckDB file. Default: $RECSQL_DB, else the path of the dbt profile's target "
+        "(profiles.yml, as dbt finds it), else warehouse/recsql.duckdb.",
     )(function)
 
 
 def resolve_db(db: Path | None) -> Path:
-    return db if db is not None else paths.db_path()
+    if db is not None:
+        return db
+    try:
+        return paths.db_path()
+    except profile.ProfileError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,8 +2,9 @@
 
 Everything lives under one warehouse folder (git-ignored) so a user can delete it to
 start over. ``RECSQL_WAREHOUSE`` moves the folder (tests point it at a temp dir);
-``RECSQL_DB`` overrides just the DuckDB file. dbt's ``profiles.yml`` reads the same
-variables, so dbt, the plugin and the CLI always agree on the paths.
+``RECSQL_DB`` overrides just the DuckDB file. The file itself is the one dbt's profile names
+(``recsql.profile``; the project's ``profiles.yml`` reads the same variables), so dbt, the
+plugin and the CLI agree on it even after a user points the profile elsewhere.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ def warehouse_dir() -> Path:
 
 
 def db_path() -> Path:
-    """The DuckDB file dbt builds and the CLI reads."""
+    """The DuckDB file dbt builds and the CLI reads: ``$RECSQL_DB``, else the dbt profile's
+    ``path``, else ``<warehouse>/recsql.duckdb``."""
+    from recsql import profile
+
     explicit = os.environ.get("RECSQL_DB")
-    return Path(explicit) if explicit else warehouse_dir() / "recsql.duckdb"
+    if explicit:
+        return Path(explicit)
+    return profile.db_path() or warehouse_dir() / "recsql.duckdb"
 
 
 def raw_dir() -> Path:

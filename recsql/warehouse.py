@@ -15,15 +15,26 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from recsql import profile
+
 
 def connect(db: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection with the same memory bound as the dbt profile (``RECSQL_MEMORY_LIMIT``),
-    so sorting a large split spills to disk instead of taking most of the machine."""
-    return duckdb.connect(
-        str(db),
-        read_only=read_only,
-        config={"memory_limit": os.environ.get("RECSQL_MEMORY_LIMIT", "4GB")},
-    )
+    """A connection with the same memory bound as the dbt profile, so sorting a large split
+    spills to disk instead of taking most of the machine."""
+    return duckdb.connect(str(db), read_only=read_only, config={"memory_limit": memory_limit()})
+
+
+def memory_limit() -> str:
+    """The profile's ``settings.memory_limit``, else ``$RECSQL_MEMORY_LIMIT``, else 4GB.
+
+    With ``--db`` given, a profile that cannot be read does not stop the run: its bound
+    is then the environment's.
+    """
+    try:
+        configured = profile.memory_limit()
+    except profile.ProfileError:
+        configured = None
+    return configured or os.environ.get("RECSQL_MEMORY_LIMIT", "4GB")
 
 
 class UnsafeName(ValueError):
