@@ -82,18 +82,30 @@ def load_split(
         labels.append(table.column("label_grade").to_numpy().astype(np.int32))
         blocks.append(feature_matrix(table, features))
 
-    def joined(chunks: list[pa.Array]) -> np.ndarray:
-        if not chunks:
-            return np.zeros(0, dtype=object)
-        return np.asarray(pa.concat_arrays(chunks).to_numpy(zero_copy_only=False))
-
     return RankingData(
         features=np.concatenate(blocks) if blocks else np.zeros((0, len(features)), np.float32),
         labels=np.concatenate(labels) if labels else np.zeros(0, np.int32),
-        snapshots=joined(keys["snapshot"]),
-        users=joined(keys["user_id"]),
-        items=joined(keys["item_id"]),
+        snapshots=key_array(keys["snapshot"]),
+        users=key_array(keys["user_id"]),
+        items=key_array(keys["item_id"]),
     )
+
+
+def key_array(chunks: list[pa.Array]) -> np.ndarray:
+    """Ids as a numpy object array in which equal ids are one Python string.
+
+    Arrow would make a new string object per row (~60 bytes each: gigabytes at tens of millions
+    of rows, for a column like ``snapshot`` with one value); through a dictionary each row costs
+    one pointer.
+    """
+    if not chunks:
+        return np.zeros(0, dtype=object)
+    array = pa.concat_arrays(chunks)
+    if array.null_count:
+        return np.array(array.to_pylist(), dtype=object)
+    encoded = array.dictionary_encode()
+    names = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    return names[encoded.indices.to_numpy()]
 
 
 def feature_matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:

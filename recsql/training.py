@@ -66,25 +66,28 @@ def is_validation_user(users: np.ndarray, seed: int, fraction: float) -> np.ndar
     return np.fromiter((buckets[user] < threshold for user in users), dtype=bool, count=len(users))
 
 
-def with_positive_groups(data: RankingData) -> RankingData:
+def in_positive_groups(data: RankingData) -> np.ndarray:
+    """Rows whose query (snapshot, user) has at least one positive label."""
     sizes = group_sizes_in_row_order(data.snapshots, data.users)
     positives = (
         np.add.reduceat(data.labels > 0, np.r_[0, np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
     )
-    return data.subset(np.repeat(positives > 0, sizes))
+    return np.repeat(positives > 0, sizes)
 
 
 def dataset(
     data: RankingData, features: Sequence[str], reference: lgb.Dataset | None = None
 ) -> lgb.Dataset:
-    return lgb.Dataset(
+    """A binned LightGBM dataset; the float rows are released once binned."""
+    built = lgb.Dataset(
         data.features,
         label=data.labels,
         group=group_sizes_in_row_order(data.snapshots, data.users),
         feature_name=list(features),
         reference=reference,
-        free_raw_data=False,
+        free_raw_data=True,
     )
+    return built.construct()
 
 
 def train_ranker(
@@ -103,19 +106,29 @@ def train_ranker(
         data = load_split(con, "train", features)
         if not len(data.labels):
             raise TrainingError(f"fct_candidates in {db} has no train rows: run dbt build first")
-        data = with_positive_groups(data)
-        if not len(data.labels):
+        keep = in_positive_groups(data)
+        if not keep.any():
             raise TrainingError(
                 "no train user has a label among their candidates: nothing to learn"
             )
         validation = is_validation_user(data.users, seed, validation_fraction)
-        if validation.all() or not validation.any():
+        if validation[keep].all() or not validation[keep].any():
             validation = np.zeros(len(validation), dtype=bool)
+        counts = {
+            "train_rows": int(keep.sum()),
+            "train_users": int(len(np.unique(data.users[keep]))),
+            "positives": int((data.labels[keep] > 0).sum()),
+            "validation_users": int(len(np.unique(data.users[keep & validation]))),
+        }
         merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
-        train_set = dataset(data.subset(~validation), features)
+        # each part is copied out, binned and dropped in turn: the float rows exist about twice
+        train_set = dataset(data.subset(keep & ~validation), features)
         valid_sets = (
-            [dataset(data.subset(validation), features, train_set)] if validation.any() else []
+            [dataset(data.subset(keep & validation), features, train_set)]
+            if validation.any()
+            else []
         )
+        del data, keep, validation
         on_round = _progress_callback(rounds, show_progress)
         callbacks = [on_round]
         if valid_sets:
@@ -142,10 +155,7 @@ def train_ranker(
             "test_cutoff": next(
                 (cut for split, cut in snapshots.values() if split == "test"), None
             ),
-            "train_rows": int(len(data.labels)),
-            "train_users": int(len(np.unique(data.users))),
-            "positives": int((data.labels > 0).sum()),
-            "validation_users": int(len(np.unique(data.users[validation]))),
+            **counts,
             "versions": library_versions(),
         }
         model_dir = save_model(booster, metadata, paths.models_dir() / version)
@@ -157,7 +167,7 @@ def train_ranker(
             metadata["train_users"],
             metadata["positives"],
         )
-        del data, train_set, valid_sets  # the test split is read next: free the train rows
+        del train_set, valid_sets  # the test split is read next: free the train bins
         result.metrics = evaluation.evaluate_test_snapshot(con, booster, features, version)
         warehouse.register_model(con, metadata, model_dir, booster, result.metrics)
     return result

@@ -86,7 +86,9 @@ def test_unusable_profiles_name_the_problem(
     assert result.exit_code == 1 and not isinstance(result.exception, profile.ProfileError)
     assert message in result.output
     # --db still works without the profile
-    assert CliRunner().invoke(cli, ["summary", "--db", str(own_profile / "x.duckdb")]).exit_code == 1
+    assert (
+        CliRunner().invoke(cli, ["summary", "--db", str(own_profile / "x.duckdb")]).exit_code == 1
+    )
 
 
 def test_the_projects_profile_agrees_with_the_warehouse_folder(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from recsql.ranking_data import TrainingError, group_sizes_in_row_order
+from recsql.ranking_data import TrainingError, group_sizes_in_row_order, key_array
 from recsql.training import train_ranker
 from tests.conftest import Warehouse, copy_warehouse
 
@@ -17,6 +18,15 @@ def test_group_sizes_follow_the_row_order_not_the_user_id_order() -> None:
     assert group_sizes_in_row_order(
         np.array(["train", "test"]), np.array(["u1", "u1"])
     ).tolist() == [1, 1]
+
+
+def test_key_arrays_hold_each_id_once_and_keep_row_order() -> None:
+    chunks = [pa.array(["u2", "u1", "u2"]), pa.array(["u1", "u3"])]
+    keys = key_array(chunks)
+    assert keys.tolist() == ["u2", "u1", "u2", "u1", "u3"]
+    assert keys[0] is keys[2] and keys[1] is keys[3]  # one string object per distinct id
+    assert key_array([pa.array([7, None, 7])]).tolist() == [7, None, 7]
+    assert key_array([]).tolist() == []
 
 
 def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
