@@ -15,3 +15,9 @@ def bar(**options: Any) -> tqdm:
     if not sys.stderr.isatty():
         options.setdefault("mininterval", LOG_INTERVAL_SECONDS)
     return tqdm(**options)
+
+
+def note(text: str, show: bool = True) -> None:
+    """A one-line status for a long step that has no count to show (reading, evaluating)."""
+    if show:
+        print(f"recsql: {text}", file=sys.stderr, flush=True)

@@ -76,15 +76,23 @@ def in_positive_groups(data: RankingData) -> np.ndarray:
 
 
 def dataset(
-    data: RankingData, features: Sequence[str], reference: lgb.Dataset | None = None
+    data: RankingData,
+    features: Sequence[str],
+    params: dict[str, Any],
+    reference: lgb.Dataset | None = None,
 ) -> lgb.Dataset:
-    """A binned LightGBM dataset; the float rows are released once binned."""
+    """A binned LightGBM dataset; the float rows are released once binned.
+
+    Binned here, not inside ``lgb.train``, so it must get the training parameters itself
+    (max_bin, min_data_in_leaf, seeds...): without them LightGBM bins with its defaults.
+    """
     built = lgb.Dataset(
         data.features,
         label=data.labels,
         group=group_sizes_in_row_order(data.snapshots, data.users),
         feature_name=list(features),
         reference=reference,
+        params=params,
         free_raw_data=True,
     )
     return built.construct()
@@ -103,6 +111,7 @@ def train_ranker(
     """Train on the train split, save and register the model, evaluate it and the baselines."""
     with warehouse.connect(db) as con:
         features = warehouse.ranker_features(con)
+        progress.note(f"reading the train split ({len(features)} features)", show_progress)
         data = load_split(con, "train", features)
         if not len(data.labels):
             raise TrainingError(f"fct_candidates in {db} has no train rows: run dbt build first")
@@ -120,11 +129,16 @@ def train_ranker(
             "positives": int((data.labels[keep] > 0).sum()),
             "validation_users": int(len(np.unique(data.users[keep & validation]))),
         }
+        progress.note(
+            f"{counts['train_rows']:,} rows of {counts['train_users']:,} users with a positive;"
+            f" {counts['validation_users']:,} held out for early stopping",
+            show_progress,
+        )
         merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
         # each part is copied out, binned and dropped in turn: the float rows exist about twice
-        train_set = dataset(data.subset(keep & ~validation), features)
+        train_set = dataset(data.subset(keep & ~validation), features, merged)
         valid_sets = (
-            [dataset(data.subset(keep & validation), features, train_set)]
+            [dataset(data.subset(keep & validation), features, merged, train_set)]
             if validation.any()
             else []
         )
@@ -168,6 +182,10 @@ def train_ranker(
             metadata["positives"],
         )
         del train_set, valid_sets  # the test split is read next: free the train bins
+        progress.note(
+            f"saved {model_dir}; evaluating it and the baselines on the test snapshot",
+            show_progress,
+        )
         result.metrics = evaluation.evaluate_test_snapshot(con, booster, features, version)
         warehouse.register_model(con, metadata, model_dir, booster, result.metrics)
     return result

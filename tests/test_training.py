@@ -102,3 +102,27 @@ def test_the_same_seed_and_data_give_the_same_model(trained_warehouse, tmp_path)
     (original,) = (trained_warehouse.root / "models").glob("*/model.txt")
     assert again.model_dir != original.parent
     assert (again.model_dir / "model.txt").read_text() == original.read_text()
+
+
+def test_binning_parameters_reach_the_dataset(trained_warehouse, tmp_path) -> None:
+    """Datasets are binned before lgb.train: parameters like max_bin must still apply."""
+    import lightgbm as lgb
+
+    copy = copy_warehouse(trained_warehouse, tmp_path)
+    with copy.env():
+        result = train_ranker(
+            copy.db, params={"max_bin": 3}, rounds=20, seed=42, show_progress=False
+        )
+    model = lgb.Booster(model_file=str(result.model_dir / "model.txt")).dump_model()
+    thresholds: dict[int, set[float]] = {}
+
+    def walk(node: dict) -> None:
+        if "split_feature" in node:
+            thresholds.setdefault(node["split_feature"], set()).add(node["threshold"])
+            walk(node["left_child"])
+            walk(node["right_child"])
+
+    for tree in model["tree_info"]:
+        walk(tree["tree_structure"])
+    assert thresholds
+    assert max(len(values) for values in thresholds.values()) <= 2  # 3 bins, 2 cut points
