@@ -29,8 +29,25 @@ def _peak_mib() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def _header(step: str, warehouse: Path) -> dict:
+    return {
+        "benchmark": step,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count()},
+        "warehouse": str(warehouse),
+    }
+
+
 def _rows_by_split(db: Path) -> dict[str, int]:
+    if not db.exists():
+        raise SystemExit(f"{db} does not exist: build it first (bench_dbt.py --preset large)")
     with duckdb.connect(str(db), read_only=True) as con:
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_name = 'fct_candidates'"
+        ).fetchone()[0]:
+            raise SystemExit(
+                f"{db} has no fct_candidates: build every layer (bench_dbt.py without --layer)"
+            )
         return dict(
             con.execute("select split, count(*) from fct_candidates group by split").fetchall()
         )
@@ -47,10 +64,7 @@ def bench_train(db: Path, warehouse: Path, rounds: int) -> None:
     append_record(
         "training",
         {
-            "benchmark": "train",
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count()},
-            "warehouse": str(warehouse),
+            **_header("train", warehouse),
             "candidate_rows": rows,
             "train_rows_used": trained.train_rows,
             "train_users": trained.train_users,
@@ -59,15 +73,13 @@ def bench_train(db: Path, warehouse: Path, rounds: int) -> None:
             "best_iteration": trained.best_iteration,
             "train_seconds_incl_evaluation": round(seconds, 1),
             "peak_memory_mib": _peak_mib(),
-            "test_ndcg_at_10": {
-                method: round(value, 4)
-                for (method, metric, k), value in metrics.items()
-                if metric == "ndcg" and k == 10
-            },
-            "test_recall_at_10": {
-                method: round(value, 4)
-                for (method, metric, k), value in metrics.items()
-                if metric == "recall" and k == 10
+            **{
+                f"test_{name}_at_10": {
+                    method: round(value, 4)
+                    for (method, metric, k), value in metrics.items()
+                    if metric == name and k == 10
+                }
+                for name in ("ndcg", "recall")
             },
         },
     )
@@ -83,10 +95,7 @@ def bench_score(db: Path, warehouse: Path, top_k: int) -> None:
     append_record(
         "training",
         {
-            "benchmark": "score",
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count()},
-            "warehouse": str(warehouse),
+            **_header("score", warehouse),
             "serve_rows": serve_rows,
             "top_k": top_k,
             "score_seconds": round(seconds, 1),
