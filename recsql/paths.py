@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from recsql import profile
+
 
 def warehouse_dir() -> Path:
     """The runtime folder: ``$RECSQL_WAREHOUSE`` or ``./warehouse``."""
@@ -21,8 +23,6 @@ def warehouse_dir() -> Path:
 def db_path() -> Path:
     """The DuckDB file dbt builds and the CLI reads: ``$RECSQL_DB``, else the dbt profile's
     ``path``, else ``<warehouse>/recsql.duckdb``."""
-    from recsql import profile
-
     explicit = os.environ.get("RECSQL_DB")
     if explicit:
         return Path(explicit)
