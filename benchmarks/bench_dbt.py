@@ -25,10 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from results_file import append_record
+from results_file import RESULTS, append_record
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 PRESETS = {
     "demo": {"users": 10_000, "items": 4_000, "days": 365},
     "large": {"users": 100_000, "items": 50_000, "days": 365, "orders_per_user": 7.5},

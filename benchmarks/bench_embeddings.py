@@ -21,9 +21,6 @@ import duckdb
 import numpy as np
 from results_file import append_record
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

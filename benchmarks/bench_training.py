@@ -19,10 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from results_file import append_record
-
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
+from results_file import RESULTS, append_record
 
 
 def _peak_mib() -> int:

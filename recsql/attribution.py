@@ -40,18 +40,27 @@ def leaf_tables(booster: lgb.Booster, iterations: int) -> list[np.ndarray]:
     return tables
 
 
-def contributions(booster: lgb.Booster, features: np.ndarray) -> np.ndarray:
+def contributions(
+    booster: lgb.Booster, features: np.ndarray, tables: list[np.ndarray] | None = None
+) -> np.ndarray:
     """(rows x features + 1) contributions of the model's best iterations; rows sum to the raw
-    score ``booster.predict(features, raw_score=True)``."""
-    iterations = booster.best_iteration or booster.current_iteration()
+    score ``booster.predict(features, raw_score=True)``. Pass ``tables`` (``leaf_tables`` of
+    the same iterations) when scoring in parts, to walk the trees once."""
+    iterations = best_iterations(booster)
     out = np.zeros((len(features), booster.num_feature() + 1))
     if not len(features):
         return out
     leaves = booster.predict(features, pred_leaf=True, num_iteration=iterations)
     leaves = np.asarray(leaves, dtype=np.int64).reshape(len(features), -1)
-    for tree, table in enumerate(leaf_tables(booster, iterations)):
+    if tables is None:
+        tables = leaf_tables(booster, iterations)
+    for tree, table in enumerate(tables):
         out += table[leaves[:, tree]]
     return out
+
+
+def best_iterations(booster: lgb.Booster) -> int:
+    return booster.best_iteration or booster.current_iteration()
 
 
 def _value(node: dict[str, Any]) -> float:

@@ -82,18 +82,18 @@ class _EncodeProgress:
 
 
 def _embed_function(model: str | None) -> Callable[[pa.Array], pa.Array]:
-    progress = _EncodeProgress()
+    encode_progress = _EncodeProgress()
 
     def embed(values: pa.Array) -> pa.Array:
         texts = _contiguous(values).to_pylist()
         present = [i for i, value in enumerate(texts) if value is not None]
         cache = embeddings.default_cache(model)
         encoded = cache.encoded
-        progress.begin()
+        encode_progress.begin()
         vectors = embeddings.embed_texts(
             [texts[i] for i in present], cache=cache, model=model, show_progress=False
         )
-        progress.update(len(present), cache.encoded - encoded)
+        encode_progress.update(len(present), cache.encoded - encoded)
         flat = np.zeros((len(texts), embeddings.DIMENSION), dtype=np.float32)
         flat[present] = vectors
         mask = np.ones(len(texts), dtype=bool)

@@ -80,12 +80,13 @@ def score_serve_snapshot(
             "select count(*) from fct_candidates where split = 'serve'"
         ).fetchall()[0][0]
         parts = max(1, -(-serve_rows // ROWS_PER_PART))
+        tables = attribution.leaf_tables(booster, attribution.best_iterations(booster))
         pieces = []
         for part in progress.bar(
             iterable=range(parts), desc="recsql score", unit="part", disable=parts < 2
         ):
             data = load_split(con, "serve", features, part=(part, parts))
-            pieces.append(_top_rows(con, booster, features, data, top_k))
+            pieces.append(_top_rows(con, booster, tables, features, data, top_k))
         top = pa.concat_tables(pieces)
         rows = pa.table(
             {
@@ -124,6 +125,7 @@ def score_serve_snapshot(
 def _top_rows(
     con: duckdb.DuckDBPyConnection,
     booster: lgb.Booster,
+    tables: list[np.ndarray],
     features: list[str],
     data: RankingData,
     top_k: int,
@@ -131,7 +133,7 @@ def _top_rows(
     """Score one part of the serve rows; keep each user's top_k with a reason."""
     scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
     top = top_k_per_user(data.users, scores, top_k)
-    contributions = attribution.contributions(booster, data.features[top])
+    contributions = attribution.contributions(booster, data.features[top], tables)
     details = reasons.row_details(con, data.users[top], data.items[top])
     return pa.table(
         {
