@@ -8,6 +8,8 @@
       {'model': 'int_candidates_repurchase', 'names': ['repurchase']},
       {'model': 'int_candidates_covisit', 'names': ['covisit']},
       {'model': 'int_candidates_content', 'names': ['content']},
+      {'model': 'int_candidates_item_knn', 'names': ['item_knn']},
+      {'model': 'int_candidates_ease', 'names': ['ease']},
   ]) }}
 {% endmacro %}
 

@@ -13,6 +13,7 @@ categories as (select snapshot, user_id, category, share from {{ ref('int_user_c
 brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}),
 similarity as (select * from {{ ref('int_candidate_similarity') }}),
 labels as (select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}),
+policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
 
 features as (
     select
@@ -64,6 +65,7 @@ features as (
         candidates.gen_{{ name }}_rank,
         {% endfor -%}
         candidates.gen_count,
+        user_items.item_id is not null as is_seen,
         -- for people: what the item is, and what it resembles in the user's history
         items.title,
         items.category,
@@ -100,6 +102,8 @@ features as (
         on candidates.snapshot = labels.snapshot
         and candidates.user_id = labels.user_id
         and candidates.item_id = labels.item_id
+    cross join policy
+    where not (policy.exclude_seen and user_items.item_id is not null)
 )
 
 select * from features

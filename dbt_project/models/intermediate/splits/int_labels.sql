@@ -13,7 +13,7 @@ in_window as (
         events.item_id,
         case events.event_type
             {%- for event_type, weight in weights.items() %}
-            when '{{ event_type }}' then {{ weight }}
+            when '{{ event_type | string | replace("'", "''") }}' then {{ weight | int }}
             {%- endfor %}
             else 1
         end as grade
@@ -23,7 +23,7 @@ in_window as (
         and events.event_ts < snapshots.label_end_ts
     where events.cancelled_ts is null
     {%- if var('label_min_rating') is not none %}
-        and (events.rating is null or events.rating >= {{ var('label_min_rating') }})
+        and (events.rating is null or events.rating >= {{ var('label_min_rating') | float }})
     {%- endif %}
 ),
 

@@ -1,19 +1,23 @@
 -- One row per snapshot: its cutoff (features see only events strictly before it) and the end
 -- of its label window [cutoff_ts, label_end_ts). train (train_2, ... rolling back), test, serve.
--- Cutoffs come from vars or default to the 0.8 / 0.9 quantiles of event time, at midnight.
+-- Cutoffs come from vars or default to the 0.8 / 0.9 quantiles of event time, at midnight; the
+-- label window of every train snapshot is test_cutoff - train_cutoff long. A rolled-back train
+-- snapshot is kept only if at least one window of history lies before its cutoff.
+{%- set window = '(test_cutoff_ts - train_cutoff_ts)' %}
 with
 events as (select event_ts from {{ ref('int_interactions_clean') }}),
 
 bounds as (
     select
+        min(event_ts) as start_ts,
         max(event_ts) as end_ts,
         {% if var('train_cutoff') -%}
-        cast('{{ var("train_cutoff") }}' as timestamp)
+        cast({{ "'" ~ (var('train_cutoff') | string | replace("'", "''")) ~ "'" }} as timestamp)
         {%- else -%}
         date_trunc('day', quantile_cont(event_ts, 0.8))
         {%- endif %} as train_cutoff_ts,
         {% if var('test_cutoff') -%}
-        cast('{{ var("test_cutoff") }}' as timestamp)
+        cast({{ "'" ~ (var('test_cutoff') | string | replace("'", "''")) ~ "'" }} as timestamp)
         {%- else -%}
         date_trunc('day', quantile_cont(event_ts, 0.9))
         {%- endif %} as test_cutoff_ts
@@ -21,13 +25,16 @@ bounds as (
 ),
 
 snapshots as (
-    {% for k in range(var('train_snapshots')) -%}
+    {% for k in range(var('train_snapshots') | int) -%}
     select
         '{{ "train" if k == 0 else "train_" ~ (k + 1) }}' as snapshot,
         'train' as split,
-        train_cutoff_ts - {{ k }} * (test_cutoff_ts - train_cutoff_ts) as cutoff_ts,
-        train_cutoff_ts - {{ k - 1 }} * (test_cutoff_ts - train_cutoff_ts) as label_end_ts
+        train_cutoff_ts - {{ k }} * {{ window }} as cutoff_ts,
+        train_cutoff_ts - {{ k - 1 }} * {{ window }} as label_end_ts
     from bounds
+    {%- if k > 0 %}
+    where train_cutoff_ts - {{ k }} * {{ window }} >= start_ts + {{ window }}
+    {%- endif %}
     union all
     {% endfor -%}
     select 'test', 'test', test_cutoff_ts, {{ dbt.dateadd('second', 1, 'end_ts') }}

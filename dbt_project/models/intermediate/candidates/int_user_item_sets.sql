@@ -1,0 +1,23 @@
+-- Each user's distinct items before each cutoff, most recent first, capped at
+-- collaborative_history_items per user: the user x item matrix the collaborative generators
+-- (item_knn, ease) learn from and score with. The cap keeps item pairs linear in the log.
+with
+history as (select * from {{ ref('int_user_item_history') }}),
+
+ranked as (
+    select
+        snapshot,
+        user_id,
+        item_id,
+        times_bought,
+        row_number() over (
+            partition by snapshot, user_id order by days_since_last, item_id
+        ) as recency_rank
+    from history
+),
+
+capped as (
+    select * from ranked where recency_rank <= {{ var('collaborative_history_items') }}
+)
+
+select * from capped
