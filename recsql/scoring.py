@@ -1,13 +1,14 @@
 """Score the serve snapshot and replace the recommendations table in one transaction.
 
-Readers see the old table or the new one, never half: the new rows are written to a staging
-table first, then the swap (drop old, rename staging, append to history) commits at once. A
-failure anywhere before the commit leaves the previous recommendations as they were.
+Readers see the old table or the new one, never half: ``outputs.replace_rows`` stages the new
+rows in a temporary table, then the swap (replace the table, append to history) commits at
+once. A failure anywhere before the commit leaves the previous recommendations as they were.
+The output table is claimed (``outputs.claim``) and the model verified (``model_files``)
+before any scoring work.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recsql import attribution, progress, reasons, warehouse
+from recsql import attribution, model_files, outputs, progress, reasons, warehouse
 from recsql.ranking_data import RankingData, load_split
 
 ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
@@ -62,14 +63,11 @@ def before_swap() -> None:
 def score_serve_snapshot(
     db: Path, *, top_k: int = 20, model_version: str | None = None, table: str = "recommendations"
 ) -> ScoreRun:
-    target = warehouse.quote(table)
-    history = warehouse.quote(f"{table}_history")
-    staging = warehouse.quote(f"{table}__staging")
     with warehouse.connect(db) as con:
+        output = outputs.claim(con, table)
         warehouse.require_tables(con, db, "fct_candidates", "ranker_features")
-        version, model_dir = warehouse.latest_model(con, model_version)
-        metadata = json.loads((model_dir / "metadata.json").read_text())
-        booster = lgb.Booster(model_file=str(model_dir / "model.txt"))
+        model = model_files.load_registered_model(con, model_version)
+        version, booster, metadata = model.version, model.booster, model.metadata
         features = metadata["features"]
         columns = {row[0] for row in con.execute("describe fct_candidates").fetchall()}
         check_features(features, columns, warehouse.ranker_features(con), version)
@@ -100,26 +98,8 @@ def score_serve_snapshot(
                 "reason": top["reason"],
             }
         )
-        con.register("new_recommendations", rows)
-        try:
-            con.execute(
-                f"create or replace table {staging} as select * from new_recommendations order by user_id, rank"
-            )
-        finally:
-            con.unregister("new_recommendations")
-        con.execute("begin transaction")
-        try:
-            before_swap()
-            con.execute(f"drop table if exists {target}")
-            con.execute(f"alter table {staging} rename to {warehouse.quote(table.split('.')[-1])}")
-            con.execute(f"create table if not exists {history} as select * from {target} limit 0")
-            con.execute(f"insert into {history} select * from {target}")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            con.execute(f"drop table if exists {staging}")
-            raise
-    return ScoreRun(run_id, version, len(pc.unique(rows.column("user_id"))), len(rows), table)
+        outputs.replace_rows(con, output, rows, before_swap=lambda: before_swap())
+    return ScoreRun(run_id, version, len(pc.unique(rows.column("user_id"))), len(rows), str(output))
 
 
 def _top_rows(

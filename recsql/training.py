@@ -1,19 +1,18 @@
 """Fit a LightGBM lambdarank ranker on fct_candidates and measure it end-to-end.
 
 Rows go from DuckDB to LightGBM through Arrow, sorted by query (snapshot, user); the group
-sizes are the run lengths of the queries in exactly that row order. Early stopping uses a
-held-out group of users (split by user, never by row); groups without a positive are left out
-of training, because LightGBM scores them NDCG 1. The test snapshot is then ranked by the model
-and by the baselines, over every test user with labels (see ``evaluation``).
+sizes are the run lengths of the queries in exactly that row order. The number of rounds is
+chosen on the latest train snapshot (a time-later window, not a random share of users); groups
+without a positive are left out of training, because LightGBM scores them NDCG 1. The test
+snapshot is ranked by a refit on every train snapshot and by the baselines, over every test
+user with labels (see ``evaluation``); the saved model is refit once more with the test window.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
-import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,8 +23,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from recsql import evaluation, paths, progress, warehouse
+from recsql import evaluation, model_files, paths, progress, warehouse
 from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_order, load_split
+
+LATEST_TRAIN_SNAPSHOT = "train"  # int_snapshots: its label window ends at the test cutoff
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "lambdarank",
@@ -54,6 +55,7 @@ class TrainResult:
     train_users: int
     positives: int
     metrics: list[evaluation.MetricRow] = field(default_factory=list)
+    verdict: evaluation.Verdict | None = None
 
 
 def is_validation_user(users: np.ndarray, seed: int, fraction: float) -> np.ndarray:
@@ -98,6 +100,19 @@ def dataset(
     return built.construct()
 
 
+def validation_rows(data: RankingData, seed: int, fraction: float) -> tuple[np.ndarray, str]:
+    """Rows that choose the number of rounds, and how they were chosen.
+
+    With several train snapshots, the latest one (`train`: its window ends at the test cutoff)
+    is held out, so rounds are chosen on a time-later window, as the model will be used. With
+    one, a stable hash of ~``fraction`` of its users is held out instead.
+    """
+    names = np.unique(data.snapshots)
+    if len(names) > 1 and LATEST_TRAIN_SNAPSHOT in names:
+        return data.snapshots == LATEST_TRAIN_SNAPSHOT, f"snapshot {LATEST_TRAIN_SNAPSHOT!r}"
+    return is_validation_user(data.users, seed, fraction), f"{fraction:.0%} of users"
+
+
 def train_ranker(
     db: Path,
     *,
@@ -108,7 +123,14 @@ def train_ranker(
     seed: int = 42,
     show_progress: bool = True,
 ) -> TrainResult:
-    """Train on the train split, save and register the model, evaluate it and the baselines."""
+    """Choose the rounds on a time-later window, measure, then refit for serving.
+
+    1. fit on the older train snapshots, early stopping on the latest (``validation_rows``);
+    2. refit on every train snapshot with those rounds and rank the test snapshot end-to-end,
+       against every baseline, with bootstrap intervals and a verdict;
+    3. refit on every labelled snapshot, test included, with the same rounds: the saved model,
+       which has seen the most recent window before it scores ``serve``.
+    """
     with warehouse.connect(db) as con:
         features = warehouse.ranker_features(con)
         progress.note(f"reading the train split ({len(features)} features)", show_progress)
@@ -120,41 +142,50 @@ def train_ranker(
             raise TrainingError(
                 "no train user has a label among their candidates: nothing to learn"
             )
-        validation = is_validation_user(data.users, seed, validation_fraction)
+        validation, held_out = validation_rows(data, seed, validation_fraction)
         if validation[keep].all() or not validation[keep].any():
             validation = np.zeros(len(validation), dtype=bool)
         counts = {
             "train_rows": int(keep.sum()),
             "train_users": int(len(np.unique(data.users[keep]))),
+            "train_queries": int(len(group_sizes_in_row_order(data.snapshots[keep], data.users[keep]))),
             "positives": int((data.labels[keep] > 0).sum()),
-            "validation_users": int(len(np.unique(data.users[keep & validation]))),
+            "validation_queries": int(
+                len(group_sizes_in_row_order(data.snapshots[keep & validation], data.users[keep & validation]))
+            ),
+            "validation": held_out if validation.any() else "none",
         }
         progress.note(
-            f"{counts['train_rows']:,} rows of {counts['train_users']:,} users with a positive;"
-            f" {counts['validation_users']:,} held out for early stopping",
+            f"{counts['train_rows']:,} rows, {counts['train_queries']:,} queries (snapshot, user)"
+            f" with a positive; rounds chosen on {counts['validation']}"
+            f" ({counts['validation_queries']:,} queries)",
             show_progress,
         )
         merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
-        # each part is copied out, binned and dropped in turn: the float rows exist about twice
-        train_set = dataset(data.subset(keep & ~validation), features, merged)
-        valid_sets = (
-            [dataset(data.subset(keep & validation), features, merged, train_set)]
-            if validation.any()
-            else []
+        train = data.subset(keep)
+        del data
+        best_iteration = _choose_rounds(
+            train, validation[keep], features, merged, rounds, early_stopping, show_progress
         )
-        del data, keep, validation
-        on_round = _progress_callback(rounds, show_progress)
-        callbacks = [on_round]
-        if valid_sets:
-            callbacks.append(lgb.early_stopping(early_stopping, verbose=False))
-        booster = lgb.train(
-            merged, train_set, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
+        progress.note(f"best iteration {best_iteration}; refitting on every train snapshot", show_progress)
+        evaluated = _fit(train, features, merged, best_iteration)
+        progress.note("ranking the test snapshot: the ranker and every baseline", show_progress)
+        version_hint = "pending"
+        evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, features, version_hint)
+        del evaluated
+
+        test = load_split(con, "test", features)
+        test = test.subset(in_positive_groups(test))
+        progress.note(
+            f"refitting on every labelled snapshot, test included (+{len(test.labels):,} rows)",
+            show_progress,
         )
-        on_round.bar.close()
-        best_iteration = booster.best_iteration or booster.current_iteration()
+        final = _fit(concatenate(train, test), features, merged, best_iteration)
+        del train, test
 
         snapshots = warehouse.snapshot_cutoffs(con)
-        version = _model_version(booster)
+        version = _model_version(final)
+        verdict = evaluation_result.verdict
         metadata = {
             "model_version": version,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -169,10 +200,14 @@ def train_ranker(
             "test_cutoff": next(
                 (cut for split, cut in snapshots.values() if split == "test"), None
             ),
+            "fitted_on": "every labelled snapshot (train and test), rounds chosen above",
+            "evaluated_as": "the same recipe fitted on the train snapshots only",
+            "verdict": verdict.as_dict() if verdict else None,
+            "serve_method": verdict.serve_method if verdict else evaluation.RANKER,
             **counts,
             "versions": library_versions(),
         }
-        model_dir = save_model(booster, metadata, paths.models_dir() / version)
+        model_dir = save_model(final, metadata, paths.models_dir() / version)
         result = TrainResult(
             version,
             model_dir,
@@ -180,15 +215,50 @@ def train_ranker(
             metadata["train_rows"],
             metadata["train_users"],
             metadata["positives"],
+            verdict=verdict,
         )
-        del train_set, valid_sets  # the test split is read next: free the train bins
-        progress.note(
-            f"saved {model_dir}; evaluating it and the baselines on the test snapshot",
-            show_progress,
-        )
-        result.metrics = evaluation.evaluate_test_snapshot(con, booster, features, version)
-        warehouse.register_model(con, metadata, model_dir, booster, result.metrics)
+        result.metrics = [(version, *row[1:]) for row in evaluation_result.rows]
+        warehouse.register_model(con, metadata, model_dir, final, result.metrics)
     return result
+
+
+def concatenate(*parts: RankingData) -> RankingData:
+    """Rows of several splits one after another (each stays grouped by query)."""
+    return RankingData(
+        *(np.concatenate([getattr(part, name) for part in parts]) for name in RankingData.__dataclass_fields__)
+    )
+
+
+def _choose_rounds(
+    data: RankingData,
+    validation: np.ndarray,
+    features: Sequence[str],
+    params: dict[str, Any],
+    rounds: int,
+    early_stopping: int,
+    show_progress: bool,
+) -> int:
+    """Boosting rounds by early stopping on the validation rows (all rounds without them)."""
+    if not validation.any():
+        return rounds
+    train_set = dataset(data.subset(~validation), features, params)
+    valid_set = dataset(data.subset(validation), features, params, train_set)
+    on_round = _progress_callback(rounds, show_progress)
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=rounds,
+        valid_sets=[valid_set],
+        callbacks=[on_round, lgb.early_stopping(early_stopping, verbose=False)],
+    )
+    on_round.bar.close()
+    return max(1, booster.best_iteration or booster.current_iteration())
+
+
+def _fit(
+    data: RankingData, features: Sequence[str], params: dict[str, Any], rounds: int
+) -> lgb.Booster:
+    return lgb.train(params, dataset(data, features, params), num_boost_round=rounds)
 
 
 def feature_hash(features: Sequence[str]) -> str:
@@ -205,17 +275,9 @@ def library_versions() -> dict[str, str]:
 
 
 def save_model(booster: lgb.Booster, metadata: dict, target: Path) -> Path:
-    """Write model.txt and metadata.json to a temp folder, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f".tmp-{uuid.uuid4().hex}"
-    temporary.mkdir()
-    try:
-        booster.save_model(str(temporary / "model.txt"), num_iteration=metadata["best_iteration"])
-        (temporary / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
-        os.replace(temporary, target)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-    return target
+    """Write model.txt (its sha256 into ``metadata``) and metadata.json atomically; removes
+    the temp folders of killed trains. See ``model_files.save_model``."""
+    return model_files.save_model(booster, metadata, target)
 
 
 def _model_version(booster: lgb.Booster) -> str:

@@ -6,8 +6,12 @@ parameters. Nothing user-given is pasted into SQL text unquoted.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +19,92 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from recsql import profile
+from recsql import errors, profile, progress
+
+DEFAULT_LOCK_WAIT = 30.0
+# How long ``connect`` waits for another process's lock; the CLI's --wait sets it per command.
+LOCK_WAIT: ContextVar[float] = ContextVar("recsql_lock_wait", default=DEFAULT_LOCK_WAIT)
 
 
-def connect(db: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    db: Path, *, read_only: bool = False, wait: float | None = None
+) -> duckdb.DuckDBPyConnection:
     """A connection with the same memory bound as the dbt profile, so sorting a large split
-    spills to disk instead of taking most of the machine."""
-    return duckdb.connect(str(db), read_only=read_only, config={"memory_limit": memory_limit()})
+    spills to disk instead of taking most of the machine.
+
+    DuckDB allows one writer process (or many readers): while another process holds the file,
+    this retries for ``wait`` seconds (default ``LOCK_WAIT``), then raises ``FileInUse`` naming
+    that process. A file that is not a DuckDB database raises ``NotADatabase``.
+    """
+    limit = memory_limit()
+    wait = LOCK_WAIT.get() if wait is None else wait
+    started = time.monotonic()
+    announced = False
+    while True:
+        try:
+            return duckdb.connect(str(db), read_only=read_only, config={"memory_limit": limit})
+        except duckdb.Error as error:
+            if errors.is_lock_conflict(error):
+                waited = time.monotonic() - started
+                if waited >= wait:
+                    raise errors.file_in_use(db, error, round(waited, 1)) from error
+                if not announced:
+                    progress.note(
+                        f"{db} is in use by {errors.lock_holder(error)}; waiting up to {wait:g} s"
+                    )
+                    announced = True
+                time.sleep(min(0.25, max(0.0, wait - waited)))
+                continue
+            if "not a valid DuckDB database file" in str(error):
+                raise errors.NotADatabase(
+                    f"{db} is not a DuckDB database file: pass --db the file `dbt build` makes"
+                ) from error
+            raise
+
+
+def wait_until_available(db: Path, *, read_only: bool = True, wait: float | None = None) -> None:
+    """Open and close ``db`` as ``connect`` would: for commands whose library code opens the
+    file itself, so they too wait for a lock and fail with one clear message."""
+    connect(db, read_only=read_only, wait=wait).close()
+
+
+def db_file(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file behind a connection (absolute, as DuckDB resolved it when it opened it)."""
+    rows = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()
+    return Path(rows[0][0]) if rows and rows[0][0] else Path(":memory:")
 
 
 def memory_limit() -> str:
     """The profile's ``settings.memory_limit``, else ``$RECSQL_MEMORY_LIMIT``, else 4GB.
 
     With ``--db`` given, a profile that cannot be read does not stop the run: its bound
-    is then the environment's.
+    is then the environment's. A value DuckDB cannot read is refused here, naming where it
+    came from, rather than as a parser error from deep inside a connect.
     """
     try:
         configured = profile.memory_limit()
     except profile.ProfileError:
         configured = None
-    return configured or os.environ.get("RECSQL_MEMORY_LIMIT", "4GB")
+    value = configured or os.environ.get("RECSQL_MEMORY_LIMIT", "4GB")
+    _check_memory_limit(value)
+    return value
+
+
+@functools.lru_cache(maxsize=8)
+def _check_memory_limit(value: str) -> None:
+    try:
+        duckdb.connect(":memory:", config={"memory_limit": value}).close()
+    except duckdb.Error as error:
+        source = (
+            "RECSQL_MEMORY_LIMIT"
+            if os.environ.get("RECSQL_MEMORY_LIMIT") == value
+            else "the dbt profile's settings.memory_limit"
+        )
+        raise errors.BadSetting(
+            f"memory limit {value!r} (from {source}) is not a size DuckDB understands: use e.g. 4GB, 512MB or 50%"
+        ) from error
 
 
 class UnsafeName(ValueError):
@@ -81,14 +151,19 @@ def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 def require_tables(con: duckdb.DuckDBPyConnection, db: Path, *names: str) -> None:
     missing = [name for name in names if not table_exists(con, name)]
     if missing:
-        raise LookupError(
+        raise errors.NotBuilt(
             f"{db} has no table {', '.join(missing)}: run "
             "`dbt build --project-dir dbt_project --profiles-dir .` first"
         )
 
 
 def ranker_features(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The feature list the dbt layer recorded (model ranker_features), in order."""
+    """The feature list the dbt layer recorded (model ranker_features), in order.
+
+    Checked first: without the table DuckDB would look for a Python variable of that name
+    (this very function) and fail with a message about replacement scans.
+    """
+    require_tables(con, db_file(con), "ranker_features", "fct_candidates")
     return [
         row[0]
         for row in con.execute(
@@ -104,10 +179,50 @@ def snapshot_cutoffs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str
     return {snapshot: (split, cutoff) for snapshot, split, cutoff in rows}
 
 
+def warehouse_root(con: duckdb.DuckDBPyConnection) -> Path:
+    """The warehouse a connection's file belongs to: the folder holding the DuckDB file.
+
+    Model locations in ``model_registry`` are relative to it, so a registry read from any
+    working directory, or from a copied or moved warehouse, finds its own models.
+    """
+    return db_file(con).resolve().parent
+
+
+def registry_location(con: duckdb.DuckDBPyConnection, model_dir: Path) -> str:
+    """How ``model_registry.path`` records a model folder: relative to the warehouse root
+    (``models/<version>``) when inside it, else absolute."""
+    folder, root = Path(model_dir).resolve(), warehouse_root(con)
+    try:
+        return folder.relative_to(root).as_posix()
+    except ValueError:
+        return str(folder)
+
+
+def resolve_location(con: duckdb.DuckDBPyConnection, stored: str, version: str) -> Path:
+    """The folder a ``model_registry.path`` names, against this connection's warehouse.
+
+    Registries written before paths were relative hold the folder as the training run's
+    working directory saw it (``warehouse/models/<version>``): those resolve to this
+    warehouse's ``models/<version>``, never to a folder elsewhere that happens to exist.
+    """
+    path = Path(stored)
+    if path.is_absolute():
+        return path
+    root = warehouse_root(con)
+    if (root / path).exists() or path.parts[:1] == ("models",):
+        return root / path
+    return root / "models" / version
+
+
 def register_model(
     con, metadata: dict[str, Any], model_dir: Path, booster, metrics: list[tuple]
 ) -> None:
-    """Append the model to model_registry and its metrics and feature importance, atomically."""
+    """Append the model to model_registry and its metrics and feature importance, atomically.
+
+    The registry keeps the model folder relative to the warehouse and the sha256 of
+    model.txt (``metadata["model_sha256"]``, set by ``model_files.save_model``), which scoring
+    checks before LightGBM reads the file.
+    """
     gains = booster.feature_importance(importance_type="gain")
     splits = booster.feature_importance(importance_type="split")
     version = metadata["model_version"]
@@ -118,28 +233,38 @@ def register_model(
                 model_version varchar primary key, created_at timestamp, path varchar,
                 feature_hash varchar, n_features integer, features varchar, train_rows bigint,
                 train_users bigint, positives bigint, best_iteration integer, seed integer,
-                test_cutoff timestamp, params varchar, metadata varchar)"""
+                test_cutoff timestamp, params varchar, metadata varchar, model_sha256 varchar)"""
         )
+        con.execute("alter table model_registry add column if not exists model_sha256 varchar")
         con.execute(
             "create table if not exists model_metrics (model_version varchar, snapshot varchar,"
-            " method varchar, metric varchar, k integer, value double)"
+            " method varchar, metric varchar, k integer, value double,"
+            " ci95_low double, ci95_high double)"
         )
+        for column in ("ci95_low", "ci95_high"):  # warehouses from before the intervals
+            con.execute(f"alter table model_metrics add column if not exists {column} double")
         con.execute(
             "create table if not exists feature_importance (model_version varchar,"
             " feature_name varchar, family varchar, gain double, split bigint)"
         )
         con.execute(
-            "insert into model_registry values (?, cast(? as timestamptz), ?, ?, ?, ?, ?, ?, ?, ?, ?, cast(? as timestamp), ?, ?)",
+            """insert into model_registry (model_version, created_at, path, feature_hash,
+                n_features, features, train_rows, train_users, positives, best_iteration, seed,
+                test_cutoff, params, metadata, model_sha256)
+            values (?, cast(? as timestamptz), ?, ?, ?, ?, ?, ?, ?, ?, ?, cast(? as timestamp), ?, ?, ?)""",
             [
-                version, metadata["created_at"], str(model_dir), metadata["feature_hash"],
-                len(metadata["features"]), json.dumps(metadata["features"]), metadata["train_rows"],
+                version, metadata["created_at"], registry_location(con, model_dir),
+                metadata["feature_hash"], len(metadata["features"]),
+                json.dumps(metadata["features"]), metadata["train_rows"],
                 metadata["train_users"], metadata["positives"], metadata["best_iteration"],
                 metadata["seed"], metadata["test_cutoff"], json.dumps(metadata["params"]),
-                json.dumps(metadata, default=str),
+                json.dumps(metadata, default=str), metadata.get("model_sha256"),
             ],
         )  # fmt: skip
         con.executemany(
-            "insert into model_metrics values (?, ?, ?, ?, ?, ?)", [list(row) for row in metrics]
+            "insert into model_metrics (model_version, snapshot, method, metric, k, value,"
+            " ci95_low, ci95_high) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [list(row) for row in metrics],
         )
         families = dict(con.execute("select feature_name, family from ranker_features").fetchall())
         con.executemany(
@@ -155,13 +280,27 @@ def register_model(
         raise
 
 
-def latest_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> tuple[str, Path]:
-    """(version, folder) of the requested or most recent registered model."""
+@dataclass(frozen=True)
+class RegisteredModel:
+    version: str
+    folder: Path  # resolved against the connection's warehouse
+    sha256: str | None  # of model.txt; None for models registered before checksums
+
+
+def registered_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> RegisteredModel:
+    """The requested or most recent registered model, its folder in this warehouse."""
     if not table_exists(con, "model_registry"):
-        raise LookupError("no model is registered yet: run `recsql train` first")
+        raise errors.NotBuilt("no model is registered yet: run `recsql train` first")
+    has_sha = bool(
+        con.execute(
+            "select count(*) from information_schema.columns"
+            " where table_name = 'model_registry' and column_name = 'model_sha256'"
+        ).fetchall()[0][0]
+    )
+    columns = "model_version, path, " + ("model_sha256" if has_sha else "null")
     if version:
         rows = con.execute(
-            "select model_version, path from model_registry where model_version = ?", [version]
+            f"select {columns} from model_registry where model_version = ?", [version]
         ).fetchall()
         if not rows:
             known = [
@@ -170,11 +309,20 @@ def latest_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> 
                     "select model_version from model_registry order by created_at desc limit 5"
                 ).fetchall()
             ]
-            raise LookupError(
+            raise errors.NotBuilt(
                 f"no model {version!r} in model_registry; recent ones: {', '.join(known)}"
             )
     else:
         rows = con.execute(
-            "select model_version, path from model_registry order by created_at desc, model_version desc limit 1"
+            f"select {columns} from model_registry order by created_at desc, model_version desc limit 1"
         ).fetchall()
-    return rows[0][0], Path(rows[0][1])
+        if not rows:
+            raise errors.NotBuilt("no model is registered yet: run `recsql train` first")
+    found, stored, sha256 = rows[0]
+    return RegisteredModel(found, resolve_location(con, stored, found), sha256)
+
+
+def latest_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> tuple[str, Path]:
+    """(version, folder) of the requested or most recent registered model."""
+    model = registered_model(con, version)
+    return model.version, model.folder
