@@ -1,4 +1,11 @@
-"""The ``recsql`` command line: a thin shell that parses, calls library code, prints."""
+"""The ``recsql`` command line: a thin shell that parses, calls library code, prints.
+
+One error style for every command: ``RecsqlGroup`` turns any failure into one line on stderr
+(exit 1) through ``errors.one_line``; ``recsql --debug <command>`` shows the traceback instead.
+A command that opens the DuckDB file takes ``@db_option`` (``--db`` and ``--wait``) and calls
+``warehouse_file(db)`` first, which waits for another process's lock and refuses a missing
+file, a file that is not DuckDB or an unusable memory limit before any work.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,42 @@ from pathlib import Path
 
 import click
 
-from recsql import paths, profile
+from recsql import errors, paths, profile, warehouse
+
+
+class RecsqlGroup(click.Group):
+    """A click group whose commands fail with one line, not a traceback (unless --debug)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            if ctx.params.get("debug"):
+                raise
+            raise click.ClickException(errors.one_line(error)) from error
+
+
+def _set_lock_wait(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    warehouse.LOCK_WAIT.set(value)
+    return value
 
 
 def db_option(function):
-    """``--db``: the DuckDB file, defaulting to the one the dbt profile builds."""
+    """``--db``: the DuckDB file, defaulting to the one the dbt profile builds; ``--wait``: how
+    long to wait while another process holds it (not passed to the command)."""
+    function = click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=warehouse.DEFAULT_LOCK_WAIT,
+        show_default=True,
+        envvar="RECSQL_WAIT",
+        expose_value=False,
+        callback=_set_lock_wait,
+        help="Seconds to wait while another process (a build, a score) holds the DuckDB file "
+        "before giving up. Also $RECSQL_WAIT.",
+    )(function)
     return click.option(
         "--db",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -19,6 +57,15 @@ def db_option(function):
         help="DuckDB file. Default: $RECSQL_DB, else the path of the dbt profile's target "
         "(profiles.yml, as dbt finds it), else warehouse/recsql.duckdb.",
     )(function)
+
+
+def warehouse_file(db: Path | None, *, read_only: bool = True) -> Path:
+    """The DuckDB file a command works on, checked before any work: it exists, is a DuckDB
+    database, the memory limit is usable, and no other process holds it (after ``--wait``)."""
+    path = resolve_db(db)
+    _require_file(path)
+    warehouse.wait_until_available(path, read_only=read_only)
+    return path
 
 
 def resolve_db(db: Path | None) -> Path:
@@ -30,9 +77,10 @@ def resolve_db(db: Path | None) -> Path:
         raise click.ClickException(str(error)) from error
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RecsqlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="recsql")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback when a command fails.")
+def cli(debug: bool) -> None:
     """recsql: recommendations as tables in your DuckDB warehouse.
 
     \b
@@ -55,11 +103,7 @@ def summary(db: Path | None) -> None:
     """
     from recsql import summary as summaries
 
-    path = resolve_db(db)
-    if not path.exists():
-        raise click.ClickException(
-            f"{path} does not exist: run `dbt build --project-dir dbt_project --profiles-dir .` first"
-        )
+    path = warehouse_file(db)
     click.echo(summaries.format_summary(summaries.summarise_build(path)))
 
 
@@ -150,7 +194,8 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
     "--validation-fraction",
     default=0.15,
     show_default=True,
-    help="Share of train users held out for early stopping.",
+    help="Share of train users held out for early stopping when there is only one train"
+    " snapshot (with several, the latest one chooses the rounds).",
 )
 @click.option("--seed", default=42, show_default=True, help="Seed for LightGBM and the user split.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
@@ -169,9 +214,12 @@ def train(
 ) -> None:
     """Fit a LightGBM lambdarank ranker on fct_candidates and measure it.
 
-    Trains on the train snapshot(s), stops early on held-out users, saves the model under
-    warehouse/models/<version>/, and evaluates it end-to-end on the test snapshot against
-    baselines (recent popularity, each generator) into model_metrics.
+    Chooses the number of rounds on the latest train snapshot (early stopping on a time-later
+    window), refits on every train snapshot and ranks the test snapshot end-to-end against the
+    baselines (recent popularity, each generator then popularity) into model_metrics, with 95 %
+    bootstrap intervals. Says plainly whether the ranker beats the best baseline (paired
+    bootstrap); `recsql score` serves the winner. The saved model (warehouse/models/<version>/)
+    is refit once more with the test window, the most recent one.
 
     \b
     Example:  recsql train --rounds 300 --learning-rate 0.1
@@ -179,8 +227,7 @@ def train(
     from recsql import training
 
     params = _load_params(config, {"learning_rate": learning_rate, "num_leaves": num_leaves})
-    path = resolve_db(db)
-    _require_file(path)
+    path = warehouse_file(db)
     try:
         result = training.train_ranker(
             path, params=params, rounds=rounds, early_stopping=early_stopping,
@@ -193,7 +240,9 @@ def train(
             "model_version": result.model_version, "model_dir": str(result.model_dir),
             "best_iteration": result.best_iteration, "train_rows": result.train_rows,
             "train_users": result.train_users, "positives": result.positives,
-            "metrics": [dict(zip(("model_version", "snapshot", "method", "metric", "k", "value"), row, strict=True))
+            "verdict": result.verdict.as_dict() if result.verdict else None,
+            "metrics": [dict(zip(("model_version", "snapshot", "method", "metric", "k", "value",
+                                  "ci95_low", "ci95_high"), row, strict=True))
                         for row in result.metrics],
         }, indent=2))  # fmt: skip
         return
@@ -204,6 +253,8 @@ def train(
     from recsql import report
 
     click.echo(report.metrics_table(result.metrics))
+    if result.verdict:
+        click.echo(result.verdict.sentence())
 
 
 @cli.command()
@@ -222,26 +273,47 @@ def train(
     "--table",
     default="recommendations",
     show_default=True,
-    help="Output table (history goes to <table>_history).",
+    help="Output table (history goes to <table>_history): recommendations, a table an earlier "
+    "score made, or a new name in an existing schema; never a table recsql did not make.",
 )
-def score(db, top_k, model_version, table) -> None:
+@click.option(
+    "--method",
+    default="best",
+    show_default=True,
+    help="What ranks the lists: best (what won on the test snapshot in `recsql train`), ranker,"
+    " or a baseline such as gen_repurchase or gen_ease (a generator, then popularity).",
+)
+@click.option(
+    "--exclude-seen/--keep-seen",
+    default=None,
+    help="Leave out (or keep) items the user already had. Default: the build's policy"
+    " (var exclude_seen; auto = exclude when re-buys are rare in the train labels).",
+)
+def score(db, top_k, model_version, table, method, exclude_seen) -> None:
     """Score the serve snapshot and replace the recommendations table.
 
     \b
     Example:  recsql score --top-k 10
+              recsql score --method ranker --exclude-seen
     """
-    from recsql import scoring, warehouse
+    from recsql import methods, outputs, scoring
 
-    path = resolve_db(db)
-    _require_file(path)
+    path = warehouse_file(db)
     try:
         run = scoring.score_serve_snapshot(
-            path, top_k=top_k, model_version=model_version, table=table
+            path, top_k=top_k, model_version=model_version, table=table, method=method,
+            exclude_seen=exclude_seen,
         )
-    except warehouse.UnsafeName as error:
+    except (warehouse.UnsafeName, outputs.NotAnOutputTable) as error:
         raise click.BadParameter(str(error), param_hint="--table") from error
+    except methods.UnknownMethod as error:
+        raise click.BadParameter(str(error), param_hint="--method") from error
     except (scoring.FeatureMismatch, LookupError) as error:
         raise click.ClickException(str(error)) from error
+    seen = "excluded" if run.seen.exclude else "kept"
+    click.echo(f"method {run.method}; items users already had: {seen} ({run.seen.why})")
+    if run.short_users:
+        click.echo(f"{run.short_users:,} users have fewer than {top_k} items to show")
     click.echo(
         f"{run.rows:,} recommendations for {run.users:,} users in {run.table} (model {run.model_version}, run {run.run_id})"
     )
@@ -262,8 +334,7 @@ def export(db, out) -> None:
     """
     from recsql.export import export_tables
 
-    path = resolve_db(db)
-    _require_file(path)
+    path = warehouse_file(db)
     written = export_tables(path, out or paths.exports_dir())
     for table, file in written.items():
         click.echo(f"{table} -> {file}")
@@ -281,8 +352,7 @@ def show(db, user_count, user_ids) -> None:
     """
     from recsql import report
 
-    path = resolve_db(db)
-    _require_file(path)
+    path = warehouse_file(db)
     try:
         click.echo(report.show(path, user_count=user_count, user_ids=list(user_ids)))
     except LookupError as error:

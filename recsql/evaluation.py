@@ -6,13 +6,19 @@ their items: end-to-end numbers, not numbers within the candidates. Methods:
 * ``ranker``: the model's scores over the user's candidates;
 * ``popularity_recent``: every item available at the cutoff, by events in the last 7 days
   (then 30), the same list for everyone, not limited to candidates;
-* ``gen_<name>``: each candidate generator's own candidates by its own score (``gen_content``
-  is the content-only ranking).
+* ``gen_<name>``: each candidate generator's own candidates by its own score, then the user's
+  other candidates by recent popularity (``gen_repurchase`` is repurchase-then-popularity):
+  exactly what ``recsql score --method gen_<name>`` would serve.
+
+Every mean comes with a 95 % bootstrap interval over users, and the ranker is compared with the
+best baseline by a paired bootstrap (``Verdict``), so `recsql train` can say plainly whether
+the ranker earned its place and `recsql score --method best` can serve the winner.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import duckdb
 import lightgbm as lgb
@@ -24,7 +30,66 @@ from recsql.ranking_data import load_split
 
 SNAPSHOT = "test"
 DEPTH = max(metrics.KS)
-MetricRow = tuple[str, str, str, str, int, float]  # version, snapshot, method, metric, k, value
+# version, snapshot, method, metric, k, value, ci95_low, ci95_high
+MetricRow = tuple[str, str, str, str, int, float, float | None, float | None]
+VERDICT_METRIC, VERDICT_K = "ndcg", 10
+RANKER = "ranker"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The ranker against the best baseline on the test snapshot, by NDCG@10."""
+
+    best_baseline: str
+    ranker: float
+    baseline: float
+    p_not_better: float  # paired bootstrap over users: share of resamples with no gain
+
+    @property
+    def ratio(self) -> float:
+        return self.ranker / self.baseline if self.baseline else float("inf")
+
+    @property
+    def ranker_wins(self) -> bool:
+        return self.ranker > self.baseline
+
+    @property
+    def serve_method(self) -> str:
+        """What ``recsql score --method best`` serves: never a ranker that lost."""
+        return RANKER if self.ranker_wins else self.best_baseline
+
+    def as_dict(self) -> dict:
+        return {
+            "metric": f"{VERDICT_METRIC}@{VERDICT_K}",
+            "best_baseline": self.best_baseline,
+            "ranker": self.ranker,
+            "baseline": self.baseline,
+            "ratio": self.ratio,
+            "p_not_better": self.p_not_better,
+            "serve_method": self.serve_method,
+        }
+
+    def sentence(self) -> str:
+        gain = f"{(self.ratio - 1) * 100:+.1f} %"
+        head = (
+            f"ranker NDCG@10 {self.ranker:.4f} vs best baseline {self.best_baseline}"
+            f" {self.baseline:.4f} ({gain}, paired bootstrap P(not better) {self.p_not_better:.3f})"
+        )
+        if not self.ranker_wins:
+            return (
+                f"WARNING: the ranker does not beat {self.best_baseline}: {head}. "
+                f"`recsql score` (--method best) will serve {self.best_baseline}; "
+                "`--method ranker` forces the ranker."
+            )
+        if self.p_not_better >= 0.05:
+            return f"the ranker is ahead, but not surely: {head}."
+        return f"the ranker beats every baseline: {head}."
+
+
+@dataclass
+class Evaluation:
+    rows: list[MetricRow]
+    verdict: Verdict | None
 
 
 def generator_names(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -37,13 +102,13 @@ def generator_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def evaluate_test_snapshot(
     con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: Sequence[str], version: str
-) -> list[MetricRow]:
+) -> Evaluation:
     users = con.execute(
         "select user_id, count(*) from int_labels where snapshot = ? group by user_id order by user_id",
         [SNAPSHOT],
     ).fetchall()
     if not users:
-        return []
+        return Evaluation([], None)
     user_ids = np.array([user for user, _ in users], dtype=object)
     relevant = np.array([count for _, count in users])
     catalog = con.execute(
@@ -66,24 +131,74 @@ def evaluate_test_snapshot(
         f" qualify rank < {DEPTH}) as popular"
     )
     for name in generator_names(con):
-        score = f'"gen_{name}_score"'
         methods[f"gen_{name}"] = (
-            "select user_id, item_id, row_number() over (partition by user_id"
-            f" order by {score} desc, item_id) - 1 as rank from fct_candidates"
-            f" where split = 'test' and {score} is not null qualify rank < {DEPTH}"
+            f"select user_id, item_id, row_number() over (partition by user_id"
+            f" order by {generator_order(name)}) - 1 as rank from fct_candidates"
+            f" where split = 'test' qualify rank < {DEPTH}"
         )
     con.register("eval_users", pa.table({"user_id": pa.array(user_ids.tolist(), pa.string())}))
     rows: list[MetricRow] = []
+    verdict_values: dict[str, np.ndarray] = {}
     try:
         for method, ranked_sql in methods.items():
             ranked = _ranked(con, ranked_sql, user_ids, item_ids)
-            for metric, k, value in metrics.all_metrics(
-                ranked, relevant, len(item_ids), item_events
-            ):
-                rows.append((version, SNAPSHOT, method, metric, k, value))
+            rows.extend(_method_rows(version, method, ranked, relevant, item_ids, item_events))
+            verdict_values[method] = metrics.per_user(ranked, relevant, VERDICT_K)[VERDICT_METRIC]
     finally:
         con.unregister("eval_users")
         con.unregister("ranker_scores")
+    return Evaluation(rows, compare_with_best_baseline(verdict_values))
+
+
+def generator_order(name: str) -> str:
+    """ORDER BY of a generator as a method: its own score, then recent popularity, then id."""
+    fallback = ', "gen_popular_recent_score" desc nulls last' if name != "popular_recent" else ""
+    return f'"gen_{name}_score" desc nulls last{fallback}, item_id'
+
+
+def compare_with_best_baseline(values: dict[str, np.ndarray]) -> Verdict | None:
+    """The best non-ranker method by mean, and the ranker's paired bootstrap against it."""
+    baselines = {name: v for name, v in values.items() if name != RANKER}
+    if RANKER not in values or not baselines:
+        return None
+    best = max(baselines, key=lambda name: (baselines[name].mean(), name))
+    return Verdict(
+        best_baseline=best,
+        ranker=float(values[RANKER].mean()),
+        baseline=float(baselines[best].mean()),
+        p_not_better=metrics.p_not_better(values[RANKER], baselines[best]),
+    )
+
+
+def _method_rows(
+    version: str,
+    method: str,
+    ranked: metrics.Ranked,
+    relevant: np.ndarray,
+    item_ids: np.ndarray,
+    item_events: np.ndarray,
+) -> list[MetricRow]:
+    """Every metric at every k for one method; per-user means with 95 % bootstrap intervals."""
+    rows: list[MetricRow] = []
+    for k in metrics.KS:
+        per_user = metrics.per_user(ranked, relevant, k)
+        names = list(per_user)
+        low, high = metrics.confidence_interval(
+            metrics.bootstrap_means(np.column_stack([per_user[name] for name in names]))
+        )
+        for position, name in enumerate(names):
+            rows.append(
+                (version, SNAPSHOT, method, name, k, float(per_user[name].mean()),
+                 float(low[position]), float(high[position]))
+            )  # fmt: skip
+        rows.append(
+            (version, SNAPSHOT, method, "coverage", k,
+             metrics.coverage(ranked, len(item_ids), k), None, None)
+        )  # fmt: skip
+        rows.append(
+            (version, SNAPSHOT, method, "novelty", k,
+             metrics.novelty(ranked, item_events, k), None, None)
+        )  # fmt: skip
     return rows
 
 

@@ -12,7 +12,6 @@ as a miss (all zeros), never drops out. ``k`` cuts each list at ranks 0..k-1.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +35,11 @@ class Ranked:
 
 def ranking_metrics(ranked: Ranked, n_relevant: np.ndarray, k: int) -> dict[str, float]:
     """Mean Recall, NDCG, MAP, MRR and HitRate at k over all users (binary relevance)."""
+    return {name: float(values.mean()) for name, values in per_user(ranked, n_relevant, k).items()}
+
+
+def per_user(ranked: Ranked, n_relevant: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Recall, NDCG, MAP, MRR and HitRate at k of each user (the means' bootstrap needs them)."""
     n_relevant = np.asarray(n_relevant, dtype=np.float64)
     if (n_relevant <= 0).any():
         raise ValueError("every evaluated user needs at least one relevant item")
@@ -50,12 +54,46 @@ def ranking_metrics(ranked: Ranked, n_relevant: np.ndarray, k: int) -> dict[str,
     first = hits.argmax(axis=1)
     found = hits.any(axis=1)
     return {
-        "recall": float((n_hits / n_relevant).mean()),
-        "ndcg": float(((hits @ discounts) / ideal).mean()),
-        "map": float(((precision * hits).sum(axis=1) / np.minimum(n_relevant, k)).mean()),
-        "mrr": float(np.where(found, 1.0 / (first + 1), 0.0).mean()),
-        "hit_rate": float(found.mean()),
+        "recall": n_hits / n_relevant,
+        "ndcg": (hits @ discounts) / ideal,
+        "map": (precision * hits).sum(axis=1) / np.minimum(n_relevant, k),
+        "mrr": np.where(found, 1.0 / (first + 1), 0.0),
+        "hit_rate": found.astype(np.float64),
     }
+
+
+def bootstrap_means(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """Means of ``values`` (users x series) over resamples of the users with replacement.
+
+    One (resamples x users) matrix of draw counts times the values: the same resampled users
+    for every series, so paired differences between methods stay paired.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    n = values.shape[0]
+    rng = np.random.default_rng(seed)
+    means = np.empty((resamples, values.shape[1]))
+    for start in range(0, resamples, 100):
+        size = min(100, resamples - start)
+        draws = rng.integers(0, n, size=(size, n))
+        draws += np.arange(size)[:, None] * n
+        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(float)
+        means[start : start + size] = counts @ values / n
+    return means
+
+
+def confidence_interval(means: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of bootstrap means, per series."""
+    tail = (1.0 - level) / 2 * 100
+    return np.percentile(means, tail, axis=0), np.percentile(means, 100 - tail, axis=0)
+
+
+def p_not_better(candidate: np.ndarray, reference: np.ndarray, resamples: int = 1000) -> float:
+    """Paired bootstrap: the share of user resamples in which ``candidate``'s mean does not
+    exceed ``reference``'s (small = the candidate is reliably better)."""
+    diffs = bootstrap_means(np.asarray(candidate) - np.asarray(reference), resamples)[:, 0]
+    return float((diffs <= 0).mean())
 
 
 def coverage(ranked: Ranked, catalog_size: int, k: int) -> float:
@@ -73,14 +111,3 @@ def novelty(ranked: Ranked, events: np.ndarray, k: int) -> float:
     events = np.asarray(events, dtype=np.float64)
     share = (events + 1.0) / (events.sum() + len(events))
     return float(-np.log2(share[shown.item]).mean())
-
-
-def all_metrics(
-    ranked: Ranked, n_relevant: np.ndarray, catalog_size: int, item_events: np.ndarray
-) -> Iterator[tuple[str, int, float]]:
-    """Every metric at every k in ``KS``: ``(metric, k, value)``."""
-    for k in KS:
-        for metric, value in ranking_metrics(ranked, n_relevant, k).items():
-            yield metric, k, value
-        yield "coverage", k, coverage(ranked, catalog_size, k)
-        yield "novelty", k, novelty(ranked, item_events, k)

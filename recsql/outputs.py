@@ -131,7 +131,8 @@ def replace_rows(
         con.execute(
             f"create table if not exists {output.history} as select * from {output.target} limit 0"
         )
-        con.execute(f"insert into {output.history} select * from {output.target}")
+        _add_new_columns(con, output.history, output.target)
+        con.execute(f"insert into {output.history} by name select * from {output.target}")
         _record(con, output)
         con.execute("commit")
     except BaseException:
@@ -139,6 +140,15 @@ def replace_rows(
         raise
     finally:
         con.execute(f"drop table if exists temp.main.{staging}")
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, history: str, target: str) -> None:
+    """Columns a newer recsql writes (``method``) join a history table made by an older one."""
+    known = {row[0] for row in con.execute(f"describe {history}").fetchall()}
+    for name, data_type, *_ in con.execute(f"describe {target}").fetchall():
+        if name not in known:
+            quoted = name.replace('"', '""')
+            con.execute(f'alter table {history} add column "{quoted}" {data_type}')
 
 
 def _record(con: duckdb.DuckDBPyConnection, output: OutputTable) -> None:

@@ -58,18 +58,21 @@ def load_split(
     split: str,
     features: Sequence[str],
     part: tuple[int, int] = (0, 1),
+    exclude_seen: bool = False,
 ) -> RankingData:
     """Rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id).
 
     ``part=(i, n)`` keeps the users whose id hashes to i modulo n: whole users, so a large
-    split can be scored n parts at a time in bounded memory.
+    split can be scored n parts at a time in bounded memory. ``exclude_seen`` leaves out items
+    the user had before the cutoff (``is_seen``).
     """
     columns = ", ".join(warehouse.quote(name) for name in features)
     index, parts = part
     reader = con.sql(
         f"select snapshot, user_id, item_id, coalesce(label_grade, 0) as label_grade, {columns}"
         " from fct_candidates where split = ? and hash(user_id) % ? = ?"
-        " order by snapshot, user_id, item_id",
+        + (" and not coalesce(is_seen, false)" if exclude_seen else "")
+        + " order by snapshot, user_id, item_id",
         params=[split, parts, index],
     ).to_arrow_reader(BATCH_ROWS)
     # batch by batch into one float32 matrix: the wide float64 Arrow table never exists whole

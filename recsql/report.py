@@ -24,16 +24,20 @@ SHOWN = [
 
 def metrics_table(rows: Sequence[tuple]) -> str:
     """Methods as rows, the key metrics as columns, best NDCG@10 first."""
-    values = {(method, metric, k): value for _, _, method, metric, k, value in rows}
+    values = {(row[2], row[3], row[4]): row[5] for row in rows}
+    intervals = {(row[2], row[3], row[4]): row[6:8] for row in rows if len(row) > 7}
     methods = sorted(
         {method for method, _, _ in values}, key=lambda m: -values.get((m, "ndcg", 10), 0.0)
     )
     header = f"{'method':<24}" + "".join(f"{f'{metric}@{k}':>12}" for metric, k in SHOWN)
+    header += f"{'ndcg@10 95% CI':>20}"
     lines = [header, "-" * len(header)]
     for method in methods:
         cells = "".join(
             f"{values.get((method, metric, k), float('nan')):>12.4f}" for metric, k in SHOWN
         )
+        low, high = intervals.get((method, "ndcg", 10), (None, None))
+        cells += f"{f'[{low:.4f}, {high:.4f}]':>20}" if low is not None else f"{'':>20}"
         lines.append(f"{method:<24}{cells}")
     return "\n".join(lines)
 
@@ -42,7 +46,8 @@ def show(db: Path, *, user_count: int = 3, user_ids: Sequence[str] = ()) -> str:
     with duckdb.connect(str(db), read_only=True) as con:
         version, _ = warehouse.latest_model(con)
         rows = con.execute(
-            "select model_version, snapshot, method, metric, k, value from model_metrics where model_version = ?",
+            "select * exclude (ci95_low, ci95_high), ci95_low, ci95_high from model_metrics"
+            " where model_version = ?",
             [version],
         ).fetchall()
         out = [

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recsql import attribution, model_files, outputs, progress, reasons, warehouse
+from recsql import attribution, methods, model_files, outputs, progress, reasons, warehouse
 from recsql.ranking_data import RankingData, load_split
 
 ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
@@ -31,12 +31,21 @@ class FeatureMismatch(Exception):
 
 
 @dataclass(frozen=True)
+class SeenPolicy:
+    exclude: bool
+    why: str
+
+
+@dataclass(frozen=True)
 class ScoreRun:
     run_id: str
     model_version: str
     users: int
     rows: int
     table: str
+    method: str = methods.RANKER
+    seen: SeenPolicy = SeenPolicy(False, "")
+    short_users: int = 0  # users left with fewer than top_k items
 
 
 def check_features(
@@ -61,8 +70,16 @@ def before_swap() -> None:
 
 
 def score_serve_snapshot(
-    db: Path, *, top_k: int = 20, model_version: str | None = None, table: str = "recommendations"
+    db: Path,
+    *,
+    top_k: int = 20,
+    model_version: str | None = None,
+    table: str = "recommendations",
+    method: str = methods.BEST,
+    exclude_seen: bool | None = None,
 ) -> ScoreRun:
+    """Rank the serve snapshot by ``method`` (``best``: what won on the test snapshot) and
+    swap the top_k per user into ``table``. ``exclude_seen`` None = the warehouse's policy."""
     with warehouse.connect(db) as con:
         output = outputs.claim(con, table)
         warehouse.require_tables(con, db, "fct_candidates", "ranker_features")
@@ -72,20 +89,14 @@ def score_serve_snapshot(
         columns = {row[0] for row in con.execute("describe fct_candidates").fetchall()}
         check_features(features, columns, warehouse.ranker_features(con), version)
 
+        served = methods.resolve(con, method, metadata)
+        exclude, why = methods.seen_policy(con, exclude_seen)
         run_id = uuid.uuid4().hex[:12]
         generated_at = datetime.now(UTC).replace(tzinfo=None)
-        serve_rows = con.execute(
-            "select count(*) from fct_candidates where split = 'serve'"
-        ).fetchall()[0][0]
-        parts = max(1, -(-serve_rows // ROWS_PER_PART))
-        tables = attribution.leaf_tables(booster, attribution.best_iterations(booster))
-        pieces = []
-        for part in progress.bar(
-            iterable=range(parts), desc="recsql score", unit="part", disable=parts < 2
-        ):
-            data = load_split(con, "serve", features, part=(part, parts))
-            pieces.append(_top_rows(con, booster, tables, features, data, top_k))
-        top = pa.concat_tables(pieces)
+        if served == methods.RANKER:
+            top = _ranker_top(con, booster, features, top_k, exclude)
+        else:
+            top = methods.baseline_top(con, served, top_k, exclude)
         rows = pa.table(
             {
                 "user_id": top["user_id"],
@@ -96,10 +107,37 @@ def score_serve_snapshot(
                 "run_id": pa.array([run_id] * len(top), pa.string()),
                 "generated_at": pa.array([generated_at] * len(top), pa.timestamp("us")),
                 "reason": top["reason"],
+                "method": pa.array([served] * len(top), pa.string()),
             }
         )
         outputs.replace_rows(con, output, rows, before_swap=lambda: before_swap())
-    return ScoreRun(run_id, version, len(pc.unique(rows.column("user_id"))), len(rows), str(output))
+    per_user = pc.value_counts(rows.column("user_id")).field("counts")
+    return ScoreRun(
+        run_id, version, len(per_user), len(rows), str(output), served,
+        SeenPolicy(exclude, why), int(pc.sum(pc.less(per_user, top_k)).as_py() or 0),
+    )  # fmt: skip
+
+
+def _ranker_top(
+    con: duckdb.DuckDBPyConnection,
+    booster: lgb.Booster,
+    features: list[str],
+    top_k: int,
+    exclude_seen: bool,
+) -> pa.Table:
+    """The model's top_k per serve user with reasons, scored in parts of whole users."""
+    serve_rows = con.execute(
+        "select count(*) from fct_candidates where split = 'serve'"
+    ).fetchall()[0][0]
+    parts = max(1, -(-serve_rows // ROWS_PER_PART))
+    tables = attribution.leaf_tables(booster, attribution.best_iterations(booster))
+    pieces = []
+    for part in progress.bar(
+        iterable=range(parts), desc="recsql score", unit="part", disable=parts < 2
+    ):
+        data = load_split(con, "serve", features, part=(part, parts), exclude_seen=exclude_seen)
+        pieces.append(_top_rows(con, booster, tables, features, data, top_k))
+    return pa.concat_tables(pieces)
 
 
 def _top_rows(

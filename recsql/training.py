@@ -148,10 +148,16 @@ def train_ranker(
         counts = {
             "train_rows": int(keep.sum()),
             "train_users": int(len(np.unique(data.users[keep]))),
-            "train_queries": int(len(group_sizes_in_row_order(data.snapshots[keep], data.users[keep]))),
+            "train_queries": int(
+                len(group_sizes_in_row_order(data.snapshots[keep], data.users[keep]))
+            ),
             "positives": int((data.labels[keep] > 0).sum()),
             "validation_queries": int(
-                len(group_sizes_in_row_order(data.snapshots[keep & validation], data.users[keep & validation]))
+                len(
+                    group_sizes_in_row_order(
+                        data.snapshots[keep & validation], data.users[keep & validation]
+                    )
+                )
             ),
             "validation": held_out if validation.any() else "none",
         }
@@ -167,11 +173,12 @@ def train_ranker(
         best_iteration = _choose_rounds(
             train, validation[keep], features, merged, rounds, early_stopping, show_progress
         )
-        progress.note(f"best iteration {best_iteration}; refitting on every train snapshot", show_progress)
+        progress.note(
+            f"best iteration {best_iteration}; refitting on every train snapshot", show_progress
+        )
         evaluated = _fit(train, features, merged, best_iteration)
         progress.note("ranking the test snapshot: the ranker and every baseline", show_progress)
-        version_hint = "pending"
-        evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, features, version_hint)
+        evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, features, "")
         del evaluated
 
         test = load_split(con, "test", features)
@@ -225,7 +232,10 @@ def train_ranker(
 def concatenate(*parts: RankingData) -> RankingData:
     """Rows of several splits one after another (each stays grouped by query)."""
     return RankingData(
-        *(np.concatenate([getattr(part, name) for part in parts]) for name in RankingData.__dataclass_fields__)
+        *(
+            np.concatenate([getattr(part, name) for part in parts])
+            for name in RankingData.__dataclass_fields__
+        )
     )
 
 

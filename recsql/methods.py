@@ -1,0 +1,87 @@
+"""What `recsql score` serves: the ranker, or a baseline that beat it, and whether items the
+user already had may be shown.
+
+A baseline is served exactly as ``evaluation`` measured it: the generator's own candidates by
+its score, then the user's other candidates by recent popularity. ``best`` reads the verdict
+``recsql train`` stored with the model, so a ranker that lost on the test snapshot is never
+shipped by default.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from recsql import evaluation, warehouse
+
+BEST = "best"
+RANKER = evaluation.RANKER
+# baselines that are not generator names map onto the generator that ranks the same way
+ALIASES = {"popularity_recent": "gen_popular_recent"}
+BASELINE_REASONS = {
+    "repurchase": "bought before",
+    "popular_recent": "popular now",
+    "popular_alltime": "a best seller",
+    "popular_category": "a best seller in a category you like",
+    "covisit": "often bought with your recent items",
+    "content": "similar to what you had",
+    "item_knn": "people with your items also had it",
+    "ease": "people with your items also had it",
+}
+
+
+class UnknownMethod(ValueError):
+    """A --method that is neither best, ranker nor a baseline of this warehouse."""
+
+
+def choices(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [BEST, RANKER, *(f"gen_{name}" for name in evaluation.generator_names(con))]
+
+
+def resolve(con: duckdb.DuckDBPyConnection, requested: str, metadata: dict) -> str:
+    """``best`` becomes the model's recorded serve_method (the ranker for older models)."""
+    method = metadata.get("serve_method") or RANKER if requested == BEST else requested
+    method = ALIASES.get(method, method)
+    if method not in choices(con)[1:]:
+        raise UnknownMethod(f"--method {requested!r} is not one of: {', '.join(choices(con))}")
+    return method
+
+
+def seen_policy(con: duckdb.DuckDBPyConnection, override: bool | None) -> tuple[bool, str]:
+    """(exclude seen items?, why) from --exclude-seen/--keep-seen, else int_seen_policy."""
+    if override is not None:
+        return override, "--exclude-seen given" if override else "--keep-seen given"
+    if not warehouse.table_exists(con, "int_seen_policy"):
+        return False, "no int_seen_policy table (an older build)"
+    exclude, share, decided_by = con.execute(
+        "select exclude_seen, rebuy_share, decided_by from int_seen_policy"
+    ).fetchall()[0]
+    share_text = "unknown" if share is None else f"{share:.0%}"
+    return bool(exclude), f"{decided_by}: re-buys are {share_text} of the train labels"
+
+
+def baseline_top(
+    con: duckdb.DuckDBPyConnection, method: str, top_k: int, exclude_seen: bool
+) -> pa.Table:
+    """Each serve user's top_k by a generator's own order, with that generator's reason."""
+    name = method.removeprefix("gen_")
+    reason = BASELINE_REASONS.get(name, f"proposed by {name}")
+    score = warehouse.quote(f"gen_{name}_score")
+    return con.sql(
+        f"""
+        select user_id, cast(rank as integer) as rank, item_id,
+            cast(coalesce({score}, 0) as double) as score,
+            case when {score} is null then ? else ? end as reason
+        from (
+            select user_id, item_id, {score},
+                row_number() over (
+                    partition by user_id order by {evaluation.generator_order(name)}
+                ) as rank
+            from fct_candidates
+            where split = 'serve' {"and not coalesce(is_seen, false)" if exclude_seen else ""}
+        ) as ranked
+        where rank <= ?
+        order by user_id, rank
+        """,
+        params=[BASELINE_REASONS["popular_recent"], reason, top_k],
+    ).to_arrow_table()
