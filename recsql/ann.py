@@ -5,6 +5,12 @@ named by a checksum of the item ids, the vectors and the build parameters, so a 
 unchanged vectors loads it (no build) and changed vectors get a new one. ``current.json``
 points at the latest, so another process (the SQL function ``recsql_nearest_items``) can
 load what the last ``dbt build`` made.
+
+hnswlib trusts its file: damaged bytes crash the process (a segfault in the middle of a dbt
+build) or raise from deep inside it. So ``meta.json`` records the sha256 of ``index.bin`` and
+every load checks it before hnswlib opens the file; ``build_or_load`` rebuilds a damaged index
+from the vectors it was given (with a warning), and ``load_current``, which has no vectors,
+raises ``DamagedIndex`` saying which build rebuilds it.
 """
 
 from __future__ import annotations
@@ -13,8 +19,10 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +31,54 @@ import hnswlib
 import numpy as np
 import pyarrow as pa
 
-from recsql import paths
+from recsql import leftovers, paths
+from recsql.errors import DamagedFile
 
 THREADS = max(1, min(2, os.cpu_count() or 1))
+TEMPORARY_PREFIX = ".tmp-"
+LEGACY_TEMPORARY = re.compile(r"\.tmp-[0-9a-f]{32}")  # builds before pid-named temporaries
+REBUILD = "dbt build --select int_item_neighbours+ --project-dir dbt_project --profiles-dir ."
+
+
+class DamagedIndex(DamagedFile):
+    """An index file that does not match the checksum recorded when it was written."""
+
+
+class DamagedIndexWarning(UserWarning):
+    """A damaged index was found and is being rebuilt from the vectors."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_index_files(folder: Path) -> dict:
+    """meta.json of an index folder, after checking index.bin against its recorded sha256.
+
+    Raises ``DamagedIndex`` for a missing or unreadable meta.json, an index without a recorded
+    checksum (written before checksums) or one whose bytes differ: hnswlib must not see it.
+    """
+    meta_path, index_path = folder / "meta.json", folder / "index.bin"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        recorded = meta["index_sha256"]
+        if not isinstance(meta.get("item_ids"), list) or not isinstance(meta.get("dim"), int):
+            raise KeyError("item_ids")
+    except FileNotFoundError as error:
+        raise DamagedIndex(f"{meta_path} is missing") from error
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise DamagedIndex(f"{meta_path} is damaged or records no checksum") from error
+    try:
+        actual = file_sha256(index_path)
+    except OSError as error:
+        raise DamagedIndex(f"{index_path} cannot be read: {error.strerror}") from error
+    if actual != recorded:
+        raise DamagedIndex(f"{index_path} does not match its recorded checksum (damaged)")
+    return meta
 
 
 def vectors_checksum(item_ids: Sequence[str], vectors: np.ndarray, params: dict) -> str:
@@ -64,7 +117,19 @@ class ItemIndex:
         root = (directory or paths.index_dir()) / name
         checksum = vectors_checksum(list(item_ids), vectors, params)
         folder = root / checksum
-        built = not (folder / "index.bin").exists()
+        leftovers.remove_stale(root, TEMPORARY_PREFIX, legacy=LEGACY_TEMPORARY)
+        built = not folder.exists()
+        if not built:
+            try:
+                verify_index_files(folder)
+            except DamagedIndex as error:
+                warnings.warn(
+                    f"recsql: {error}; rebuilding the '{name}' index from its vectors",
+                    DamagedIndexWarning,
+                    stacklevel=2,
+                )
+                shutil.rmtree(folder, ignore_errors=True)
+                built = True
         if built:
             index = hnswlib.Index(space="ip", dim=vectors.shape[1])
             index.init_index(
@@ -77,10 +142,14 @@ class ItemIndex:
                 # one thread: a parallel build inserts in a racy order, and the same vectors must
                 # give the same graph (same neighbours, same recommendations) on every machine
                 index.add_items(vectors, np.arange(len(vectors)), num_threads=1)
-            temporary = root / f".tmp-{uuid.uuid4().hex}"
+            temporary = root / leftovers.temporary_name(TEMPORARY_PREFIX)
             temporary.mkdir(parents=True)
             index.save_index(str(temporary / "index.bin"))
-            meta = {"dim": int(vectors.shape[1]), "item_ids": list(item_ids)}
+            meta = {
+                "dim": int(vectors.shape[1]),
+                "item_ids": list(item_ids),
+                "index_sha256": file_sha256(temporary / "index.bin"),
+            }
             (temporary / "meta.json").write_text(json.dumps(meta))
             try:
                 os.replace(temporary, folder)
@@ -95,7 +164,8 @@ class ItemIndex:
 
     @classmethod
     def load(cls, folder: Path, *, ef: int, checksum: str, built: bool = False) -> ItemIndex:
-        meta = json.loads((folder / "meta.json").read_text())
+        """Load a verified index folder (``DamagedIndex`` if its files fail the check)."""
+        meta = verify_index_files(folder)
         item_ids = meta["item_ids"]
         index = hnswlib.Index(space="ip", dim=meta["dim"])
         index.load_index(str(folder / "index.bin"), max_elements=max(1, len(item_ids)))
@@ -111,8 +181,17 @@ class ItemIndex:
                 f"recsql: no '{name}' index under {root}: build int_item_neighbours first "
                 "(dbt build --select +int_item_neighbours)"
             )
-        current = json.loads(pointer.read_text())
-        return cls.load(root / current["checksum"], ef=current["ef"], checksum=current["checksum"])
+        try:
+            current = json.loads(pointer.read_text())
+            folder, ef, checksum = root / current["checksum"], current["ef"], current["checksum"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+            raise DamagedIndex(
+                f"recsql: {pointer} is damaged: rebuild it with `{REBUILD}`"
+            ) from error
+        try:
+            return cls.load(folder, ef=ef, checksum=checksum)
+        except DamagedIndex as error:
+            raise DamagedIndex(f"recsql: {error}: rebuild it with `{REBUILD}`") from error
 
     def __len__(self) -> int:
         return len(self.item_ids)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
+import json
+import subprocess
+import sys
 
-from recsql.ann import ItemIndex, exact_neighbours
+import numpy as np
+import pytest
+
+from recsql.ann import DamagedIndex, DamagedIndexWarning, ItemIndex, exact_neighbours
 
 
 def unit_vectors(n: int, seed: int = 0, dim: int = 384) -> np.ndarray:
@@ -45,3 +50,73 @@ def test_k_larger_than_the_catalog_is_clamped(tmp_path) -> None:
     ids, sims = index.query_vectors(unit_vectors(2, seed=3), k=10)
     assert [len(row) for row in ids] == [3, 3]
     assert index.neighbours_of_items(10).num_rows == 3 * 2
+
+
+def only_index_folder(root) -> object:
+    (folder,) = [p for p in root.iterdir() if p.is_dir()]
+    return folder
+
+
+def flip_bytes(path, start: int, count: int = 16) -> None:
+    data = bytearray(path.read_bytes())
+    for offset in range(start, start + count):
+        data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda f: flip_bytes(f, 0), id="header"),
+        pytest.param(lambda f: flip_bytes(f, f.stat().st_size // 2), id="body"),
+        pytest.param(
+            lambda f: f.write_bytes(f.read_bytes()[: f.stat().st_size // 3]), id="truncated"
+        ),
+        pytest.param(lambda f: f.write_bytes(b""), id="empty"),
+    ],
+)
+def test_a_damaged_index_file_is_rebuilt_from_the_vectors_with_a_warning(tmp_path, damage) -> None:
+    vectors, ids = unit_vectors(80), [f"item-{i}" for i in range(80)]
+    fresh = ItemIndex.build_or_load("items", ids, vectors, directory=tmp_path)
+    expected = fresh.neighbours_of_items(5).to_pydict()
+    damage(only_index_folder(tmp_path / "items") / "index.bin")
+    with pytest.warns(DamagedIndexWarning, match="index.bin does not match its recorded checksum"):
+        rebuilt = ItemIndex.build_or_load("items", ids, vectors, directory=tmp_path)
+    assert rebuilt.built
+    assert rebuilt.neighbours_of_items(5).to_pydict() == expected  # same graph, same neighbours
+    assert not ItemIndex.build_or_load("items", ids, vectors, directory=tmp_path).built
+
+
+def test_an_index_whose_metadata_is_garbled_or_lacks_a_checksum_is_rebuilt(tmp_path) -> None:
+    vectors, ids = unit_vectors(30), [str(i) for i in range(30)]
+    ItemIndex.build_or_load("items", ids, vectors, directory=tmp_path)
+    meta = only_index_folder(tmp_path / "items") / "meta.json"
+    meta.write_text('{"dim": 384, "item_ids": ["0"')
+    with pytest.warns(DamagedIndexWarning):
+        assert ItemIndex.build_or_load("items", ids, vectors, directory=tmp_path).built
+    legacy = json.loads(meta.read_text())
+    del legacy["index_sha256"]  # written before indexes carried a checksum
+    meta.write_text(json.dumps(legacy))
+    with pytest.warns(DamagedIndexWarning, match="records no checksum"):
+        assert ItemIndex.build_or_load("items", ids, vectors, directory=tmp_path).built
+
+
+def test_the_current_index_is_never_handed_to_hnswlib_damaged(tmp_path) -> None:
+    vectors, ids = unit_vectors(40), [str(i) for i in range(40)]
+    ItemIndex.build_or_load("items", ids, vectors, directory=tmp_path)
+    flip_bytes(only_index_folder(tmp_path / "items") / "index.bin", 0)
+    with pytest.raises(DamagedIndex, match="dbt build --select int_item_neighbours"):
+        ItemIndex.load_current("items", directory=tmp_path)
+
+
+def test_temporary_folders_of_a_killed_build_are_removed_by_the_next(tmp_path) -> None:
+    root = tmp_path / "items"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = [root / f".tmp-{dead.stdout.strip()}-0123456789ab", root / f".tmp-{'ab' * 16}"]
+    for folder in stale:
+        folder.mkdir(parents=True)
+        (folder / "index.bin").write_bytes(b"half")
+    ItemIndex.build_or_load("items", ["a", "b"], unit_vectors(2), directory=tmp_path)
+    assert not any(folder.exists() for folder in stale)
