@@ -426,7 +426,7 @@ def _make_users(rng: np.random.Generator, n: int, catalog: dict, days: int) -> d
     activity = np.clip(rng.lognormal(0.0, 0.9, size=n), 0.1, 15.0)  # most shop little, a few a lot
     price_level = rng.lognormal(0.0, 0.35, size=n)
     signup_day = np.where(
-        rng.random(n) < 0.6, -rng.integers(1, 1000, n), rng.integers(0, days - 14, n)
+        rng.random(n) < 0.6, -rng.integers(1, 1000, n), rng.integers(0, max(1, days - 14), n)
     )
     # favourite brands: the brands of four items drawn from the user's own categories
     favourite_category = _draw_categories(rng, taste, np.repeat(np.arange(n), 4)).reshape(n, 4)
@@ -654,6 +654,8 @@ def _staples(
         pool = np.flatnonzero((catalog["category"] == c) & (catalog["created_day"] < 0))
         if not len(pool):
             pool = np.flatnonzero(catalog["category"] == c)
+        if not len(pool):  # a tiny catalog (--items 10) leaves most categories empty
+            pool = np.arange(len(catalog["category"]))
         chosen = category == c
         weights = catalog["appeal"][pool] / catalog["appeal"][pool].sum()
         item[chosen] = rng.choice(pool, size=int(chosen.sum()), p=weights)

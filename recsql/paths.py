@@ -15,6 +15,17 @@ from pathlib import Path
 from recsql import profile
 
 
+def ensure_folder_for(file: Path | str) -> Path:
+    """Create the folder a file will live in (the warehouse on a first run), so DuckDB opening
+    ``$RECSQL_WAREHOUSE/recsql.duckdb`` in a folder that does not exist yet makes it instead of
+    failing with "IO Error: Cannot open file". In-memory and remote paths are left alone."""
+    path = Path(file)
+    text = str(file)
+    if text and text != ":memory:" and not text.startswith(("md:", "motherduck:")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def warehouse_dir() -> Path:
     """The runtime folder: ``$RECSQL_WAREHOUSE`` or ``./warehouse``."""
     return Path(os.environ.get("RECSQL_WAREHOUSE", "warehouse"))

@@ -1,6 +1,6 @@
 {#- Ids as trimmed text, whatever their raw type, so ints and strings join alike: integers
     cast directly, floats lose a trailing '.0' (an id column pandas wrote next to a null),
-    text is trimmed and '' becomes null. -#}
+    text loses control characters, is trimmed, and '' becomes null. -#}
 {% macro id_text(column, raw_type='') %}
   {%- if raw_type in ('BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT') -%}
     cast({{ column }} as varchar)
@@ -8,6 +8,6 @@
     case when {{ column }} = floor({{ column }}) then cast(cast({{ column }} as hugeint) as varchar)
          else cast({{ column }} as varchar) end
   {%- else -%}
-    nullif(regexp_replace(trim(cast({{ column }} as varchar)), '^(-?[0-9]+)\.0+$', '\1'), '')
+    nullif(regexp_replace(trim({{ raw_text(column) }}), '^(-?[0-9]+)\.0+$', '\1'), '')
   {%- endif -%}
 {% endmacro %}

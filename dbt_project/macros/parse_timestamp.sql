@@ -2,7 +2,8 @@
     so cleaning can quarantine the row with reason 'invalid_event_ts'.
     fmt auto: timestamps and dates cast directly; numbers are epoch seconds, or milliseconds
     from 1e11 up; text is ISO (or a number in text). Otherwise epoch_s, epoch_ms, or a
-    strptime format for text. raw_type (from raw_columns) picks the cheap path. -#}
+    strptime format for text (a literal: quotes in it are escaped). raw_type (from raw_columns)
+    picks the cheap path. -#}
 {% macro parse_timestamp(column, fmt='auto', raw_type='') %}
   {{ return(adapter.dispatch('parse_timestamp', 'recsql')(column, fmt, raw_type)) }}
 {% endmacro %}
@@ -15,7 +16,7 @@
   {%- elif fmt == 'epoch_ms' -%}
     make_timestamp(cast(try_cast({{ column }} as double) * 1000 as bigint))
   {%- elif fmt != 'auto' -%}
-    try_strptime({{ text }}, '{{ fmt }}')
+    try_strptime({{ text }}, {{ sql_string(fmt, 'event_ts_format') }})
   {%- elif raw_type.startswith('TIMESTAMP WITH') -%}
     cast(timezone('UTC', {{ column }}) as timestamp)
   {%- elif raw_type.startswith('TIMESTAMP') or raw_type == 'DATE' -%}

@@ -1,8 +1,10 @@
 {#- The columns a raw relation really has, name -> DuckDB type, so staging can map what exists,
     cast by the real type (cheap) instead of parsing text, fill what is optional with null,
-    and stop with a clear message when a required column is missing. -#}
-{% macro raw_columns(relation) %}
+    and stop with a clear message when a required column is missing. A CSV file is checked
+    first (macro check_raw_file): an empty or unparseable file stops here, naming the line. -#}
+{% macro raw_columns(relation, entity='raw') %}
   {%- if not execute -%}{{ return({}) }}{%- endif -%}
+  {%- do check_raw_file(relation, entity) -%}
   {%- set described = run_query('describe select * from ' ~ relation) -%}
   {%- set columns = {} -%}
   {%- for row in described.rows -%}
@@ -16,7 +18,7 @@
 {% macro mapped_column(mapping, available, canonical, entity, relation, required=false, cast_to=none) %}
   {%- set source_col = mapping.get(canonical) -%}
   {%- if source_col and (not execute or source_col in available) -%}
-    {%- set expr = adapter.quote(source_col) -%}
+    {%- set expr = sql_identifier(source_col) -%}
   {%- elif required -%}
     {{ exceptions.raise_compiler_error(
         "recsql: the " ~ entity ~ " file " ~ relation ~ " has no column '" ~ (source_col or canonical)
@@ -32,4 +34,36 @@
 {% macro mapped_type(mapping, available, canonical) %}
   {%- set source_col = mapping.get(canonical) -%}
   {{ return(available.get(source_col, '') if source_col else '') }}
+{% endmacro %}
+
+{#- A raw number as DOUBLE: null when absent or unreadable ('two', '1,50', NaN). Numeric
+    columns are cast directly (cheap); text is trimmed and parsed. -#}
+{% macro raw_number(column, raw_type='') %}
+  {%- if column == 'null' -%}
+    cast(null as double)
+  {%- elif raw_type in numeric_raw_types() or raw_type.startswith('DECIMAL') -%}
+    case when isfinite(cast({{ column }} as double)) then cast({{ column }} as double) end
+  {%- else -%}
+    case when isfinite(try_cast(trim({{ raw_text(column) }}) as double)) then try_cast(trim({{ raw_text(column) }}) as double) end
+  {%- endif -%}
+{% endmacro %}
+
+{#- The raw text of a number that is there but cannot be read (else null), so cleaning can
+    quarantine the row with it instead of defaulting. -#}
+{% macro raw_unreadable_number(column, raw_type='') %}
+  {%- if column == 'null' -%}
+    cast(null as varchar)
+  {%- elif raw_type in numeric_raw_types() or raw_type.startswith('DECIMAL') -%}
+    case when not isfinite(cast({{ column }} as double)) then cast({{ column }} as varchar) end
+  {%- else -%}
+    case
+        when nullif(trim({{ raw_text(column) }}), '') is not null
+            and not coalesce(isfinite(try_cast(trim({{ raw_text(column) }}) as double)), false)
+            then trim({{ raw_text(column) }})
+    end
+  {%- endif -%}
+{% endmacro %}
+
+{% macro numeric_raw_types() %}
+  {{ return(('BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT', 'DOUBLE', 'FLOAT')) }}
 {% endmacro %}

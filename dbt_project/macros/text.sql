@@ -11,3 +11,15 @@
 {% macro duckdb__clean_text(expr) %}
     nullif(recsql_clean_text({{ expr }}), '')
 {% endmacro %}
+
+{#- Raw text as it should enter the warehouse: line breaks and tabs become spaces, every other
+    control character (NUL, escape, C1) is dropped, so they never reach titles, reasons or
+    exports. Applied at staging to every text and id column. -#}
+{% macro strip_control(expr) -%}
+    regexp_replace(regexp_replace({{ expr }}, '[\t\n\r\x0b\x0c]', ' ', 'g'), '[\x00-\x08\x0e-\x1f\x7f-\x9f]', '', 'g')
+{%- endmacro %}
+
+{#- A raw column as text with control characters stripped (null stays null). -#}
+{% macro raw_text(expr) -%}
+    {{ strip_control('cast(' ~ expr ~ ' as varchar)') }}
+{%- endmacro %}

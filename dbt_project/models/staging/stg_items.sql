@@ -1,11 +1,12 @@
--- The catalog renamed and cast to the input contract. With items_path: false (no catalog),
--- items are the distinct ids of the log, titled by their id.
+-- The catalog renamed and cast to the input contract, control characters stripped. With
+-- items_path: false (no catalog), items are the distinct ids of the log with no attributes
+-- of their own: int_items_clean fills them from the log's text (int_items_from_log).
 {%- set has_catalog = var('items_path') is not false %}
 
 {%- if has_catalog %}
 {%- set relation = source('raw', 'items') -%}
 {%- set cols = column_map('items') -%}
-{%- set available = raw_columns(relation) %}
+{%- set available = raw_columns(relation, 'items') %}
 
 with
 source as (select * from {{ relation }}),
@@ -14,10 +15,10 @@ renamed as (
     select
         row_number() over () as raw_row_id,
         {{ id_text(mapped_column(cols, available, 'item_id', 'items', relation, required=true), mapped_type(cols, available, 'item_id')) }} as item_id,
-        cast({{ mapped_column(cols, available, 'title', 'items', relation) }} as varchar) as title,
-        cast({{ mapped_column(cols, available, 'description', 'items', relation) }} as varchar) as description,
-        cast({{ mapped_column(cols, available, 'category', 'items', relation) }} as varchar) as category,
-        cast({{ mapped_column(cols, available, 'brand', 'items', relation) }} as varchar) as brand,
+        {{ raw_text(mapped_column(cols, available, 'title', 'items', relation)) }} as title,
+        {{ raw_text(mapped_column(cols, available, 'description', 'items', relation)) }} as description,
+        {{ raw_text(mapped_column(cols, available, 'category', 'items', relation)) }} as category,
+        {{ raw_text(mapped_column(cols, available, 'brand', 'items', relation)) }} as brand,
         {{ mapped_column(cols, available, 'price', 'items', relation, cast_to='double') }} as price,
         {{ parse_timestamp(mapped_column(cols, available, 'created_at', 'items', relation), 'auto', mapped_type(cols, available, 'created_at')) }} as created_at
     from source
@@ -34,7 +35,7 @@ from_log as (
     select
         row_number() over (order by item_id) as raw_row_id,
         item_id,
-        'item ' || item_id as title,
+        cast(null as varchar) as title,
         cast(null as varchar) as description,
         cast(null as varchar) as category,
         cast(null as varchar) as brand,

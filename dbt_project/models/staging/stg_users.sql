@@ -1,11 +1,11 @@
--- Users renamed and cast to the input contract. With users_path: false (no users file),
+-- Users renamed and cast to the input contract, control characters stripped. With users_path: false (no users file),
 -- users are the distinct ids of the log, with no attributes.
 {%- set has_users = var('users_path') is not false %}
 
 {%- if has_users %}
 {%- set relation = source('raw', 'users') -%}
 {%- set cols = column_map('users') -%}
-{%- set available = raw_columns(relation) %}
+{%- set available = raw_columns(relation, 'users') %}
 
 with
 source as (select * from {{ relation }}),
@@ -14,7 +14,7 @@ renamed as (
     select
         {{ id_text(mapped_column(cols, available, 'user_id', 'users', relation, required=true), mapped_type(cols, available, 'user_id')) }} as user_id,
         {{ parse_timestamp(mapped_column(cols, available, 'signup_date', 'users', relation), 'auto', mapped_type(cols, available, 'signup_date')) }} as signup_ts,
-        cast({{ mapped_column(cols, available, 'segment', 'users', relation) }} as varchar) as segment
+        {{ raw_text(mapped_column(cols, available, 'segment', 'users', relation)) }} as segment
     from source
 )
 

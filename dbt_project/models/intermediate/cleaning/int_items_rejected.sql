@@ -1,22 +1,12 @@
--- Catalog rows not kept, with the reason: a missing id or a repeated id (first row wins).
+-- Catalog rows not kept, with the reason: a missing id, a repeated id (first row wins) or a
+-- service line (non_product_item_ids / non_product_titles).
 with
-items as (select * from {{ ref('stg_items') }}),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by item_id order by raw_row_id) as copy_number
-    from items
-),
+triaged as (select * from {{ ref('int_items_triaged') }}),
 
 rejected as (
-    select
-        raw_row_id,
-        case when item_id is null then 'missing_item_id' else 'duplicate_item_id' end as reason,
-        item_id,
-        title
-    from ranked
-    where item_id is null or copy_number > 1
+    select raw_row_id, reason, item_id, title
+    from triaged
+    where reason is not null
 )
 
 select * from rejected
