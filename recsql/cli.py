@@ -301,7 +301,11 @@ def score(db, top_k, model_version, table, method, exclude_seen) -> None:
     path = warehouse_file(db)
     try:
         run = scoring.score_serve_snapshot(
-            path, top_k=top_k, model_version=model_version, table=table, method=method,
+            path,
+            top_k=top_k,
+            model_version=model_version,
+            table=table,
+            method=method,
             exclude_seen=exclude_seen,
         )
     except (warehouse.UnsafeName, outputs.NotAnOutputTable) as error:
