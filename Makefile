@@ -18,9 +18,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# the demo shop's service lines (postage, manual adjustments) are not products
+DEMO_VARS := '{non_product_item_ids: [POST, M]}'
+
 demo: install  ## demo data -> dbt build -> train -> score -> export -> what it made
 	$(BIN)/recsql demo-data
-	$(DBT) build $(DBT_ARGS)
+	$(DBT) build $(DBT_ARGS) --vars $(DEMO_VARS)
 	$(BIN)/recsql summary
 	$(BIN)/recsql train
 	$(BIN)/recsql score

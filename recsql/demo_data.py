@@ -12,6 +12,14 @@ test can check that the dbt quarantine finds each one. Every dirty row carries e
 kind of dirt and the clean rows carry none: baskets never repeat an item (no accidental
 duplicates), paid prices stay within 0.8-1x the list price (no accidental outliers).
 
+Invoice-shaped dirt, as a real shop's export has it: half the credit notes carry numbers of
+their own (a return must be matched to the purchase by user and item, not by order id),
+service lines (postage 'POST', manual adjustments 'M') ride along in some orders, and some
+lines of an order repeat an item (to be merged into one event). Item ids are text (stock codes),
+so the service codes fit beside the SKUs. Quarantine them with
+``--vars '{non_product_item_ids: [POST, M]}'`` (``make demo`` does); without it they are
+``unknown_item`` (the catalog does not list them).
+
 Everything is vectorised with numpy and pyarrow (Python loops only over catalog items and
 categories); the same seed gives byte-identical files.
 """
@@ -46,7 +54,19 @@ DIRT_RATES: dict[str, float] = {
     "unknown_item": 0.005,  # an item_id just past the catalog's ids: a retired SKU
     "future_event_ts": 0.002,  # event_ts somewhere in 2090-2099
     "odd_unicode_title": 0.020,  # of catalog titles: full-width letters, odd spaces, or case
+    # invoice-shaped dirt, drawn from a random stream of its own (the rows above stay as they were)
+    "non_product": 0.030,  # of orders: a service line appended, POST (postage, a fixed price) or,
+    #                        a tenth as often, M (a manual adjustment, any price); not in the catalog
+    "merged_line": 0.005,  # a clean line of quantity 3 split in two lines of its order (1 + 2)
 }
+CREDIT_NOTE_SHARE = (
+    0.5  # returns on a credit note numbered on its own ('C' + CREDIT_NOTE_BASE + k),
+)
+#                          where the returned purchase is the user's latest of that item (so the
+#                          return still finds it); the others carry 'C' + the original order id
+CREDIT_NOTE_BASE = 9_000_000
+SERVICE_CODES = ("POST", "M")  # item ids of the service lines, as invoice exports have them
+POSTAGE_PRICE = 4.95
 ITEM_ID_BASE = 100_000  # item i is SKU 100000 + i
 ORDER_ID_BASE = 500_000  # orders are numbered in time order from here (as in UCI Online Retail)
 MISSING_DESCRIPTION_RATE = 0.02
@@ -317,7 +337,8 @@ def generate_demo_data(
         events = _make_purchases(rng, people, catalog, days, orders_per_user)
         bar.update()
         bar.set_postfix_str("dirt")
-        events, dirt = _inject_dirt(rng, events, catalog, start, days)
+        invoice_rng = np.random.default_rng([seed, 1])  # its own stream: older dirt unchanged
+        events, dirt = _inject_dirt(rng, events, catalog, start, days, invoice_rng)
         titles = _dirty_titles(rng, catalog["title"])
         dirt["odd_unicode_title"] = sum(
             a != b for a, b in zip(titles, catalog["title"], strict=True)
@@ -677,9 +698,15 @@ def _staples(
 
 
 def _inject_dirt(
-    rng: np.random.Generator, events: dict, catalog: dict, start: datetime, days: int
+    rng: np.random.Generator,
+    events: dict,
+    catalog: dict,
+    start: datetime,
+    days: int,
+    invoice_rng: np.random.Generator,
 ) -> tuple[dict, dict[str, int]]:
-    """Dirty distinct clean rows in place, then append returns and duplicates (one kind a row)."""
+    """Dirty distinct clean rows in place, then append returns and duplicates (one kind a row),
+    then the invoice-shaped dirt (``_invoice_dirt``)."""
     n = len(events["user"])
     columns = {
         "user": events["user"].astype(np.int64),  # -1 = NULL user_id
@@ -690,6 +717,8 @@ def _inject_dirt(
         "quantity": events["quantity"].astype(np.int32),
         "price": events["price"].astype(np.float64),
         "order": events["order"].astype(np.int64),
+        "credit_note": np.full(n, -1, dtype=np.int64),  # own credit note number, -1 = none
+        "service": np.zeros(n, dtype=np.int8),  # 0 = a product, i = SERVICE_CODES[i - 1]
     }
     dirt: dict[str, int] = {}
 
@@ -739,11 +768,66 @@ def _inject_dirt(
     duplicates = np.flatnonzero(untouched & (rng.random(n) < DIRT_RATES["duplicate"]))
     dirt["duplicate"] = len(duplicates)
     copies = {name: values[duplicates] for name, values in columns.items()}
+    kept = untouched.copy()
+    kept[returned] = True  # the purchases a return can find
+    untouched[duplicates] = False  # a copied row stays whole, or its copy would not be exact
+    extra = _invoice_dirt(invoice_rng, columns, returns, returned, kept, untouched, dirt)
     merged = {
-        name: np.concatenate([columns[name], returns[name], copies[name]]) for name in columns
+        name: np.concatenate([columns[name], returns[name], copies[name], extra[name]])
+        for name in columns
     }
     order = np.argsort(merged["time"], kind="stable")
     return {name: values[order] for name, values in merged.items()}, dirt
+
+
+def _invoice_dirt(
+    rng: np.random.Generator,
+    columns: dict,
+    returns: dict,
+    returned: np.ndarray,
+    kept: np.ndarray,
+    untouched: np.ndarray,
+    dirt: dict[str, int],
+) -> dict:
+    """Credit notes with their own numbers (set on ``returns`` in place), service lines and
+    split order lines (``columns`` in place); returns the rows to append. A split line keeps its
+    order's total, so after merging the clean log is the same as without this dirt."""
+    # own-numbered credit notes only where the returned purchase is the user's latest of the
+    # item before the return: a shop's note names no order, the latest purchase is the match
+    dense = np.unique(columns["user"] * (columns["item_id"].max() + 1) + columns["item_id"],
+                      return_inverse=True)[1].astype(np.int64)  # fmt: skip
+    seconds = np.round(columns["time"] * 86_400).astype(np.int64)
+    composite = dense * 10_000_000_000 + seconds
+    kept_sorted = np.sort(composite[kept])
+    after = np.searchsorted(kept_sorted, composite[returned], side="right")
+    following = kept_sorted[np.minimum(after, len(kept_sorted) - 1)]
+    return_seconds = np.round(returns["time"] * 86_400).astype(np.int64)
+    bought_again = (after < len(kept_sorted)) & (
+        following <= dense[returned] * 10_000_000_000 + return_seconds
+    )
+    own = ~bought_again & (rng.random(len(returned)) < CREDIT_NOTE_SHARE)
+    returns["credit_note"] = np.where(own, CREDIT_NOTE_BASE + np.cumsum(own), -1)
+
+    # service lines: one row per chosen order, at the order's time, for its user
+    first_rows = np.unique(columns["order"][untouched], return_index=True)[1]
+    order_rows = np.flatnonzero(untouched)[first_rows]
+    chosen = order_rows[rng.random(len(order_rows)) < DIRT_RATES["non_product"]]
+    code = np.where(rng.random(len(chosen)) < 0.1, 2, 1).astype(np.int8)
+    service = {name: values[chosen].copy() for name, values in columns.items()}
+    service["service"] = code
+    service["quantity"][:] = 1
+    manual = np.round(rng.uniform(0.5, 30.0, size=len(chosen)), 2)
+    service["price"] = np.where(code == 1, POSTAGE_PRICE, manual)
+    dirt["non_product"] = len(chosen)
+
+    # repeated lines: a clean line of quantity 3 becomes 1 + 2 on the same order
+    splittable = np.flatnonzero(untouched & (columns["quantity"] == 3))
+    split = splittable[rng.random(len(splittable)) < DIRT_RATES["merged_line"] / 0.075]
+    second = {name: values[split].copy() for name, values in columns.items()}
+    second["quantity"][:] = 2
+    columns["quantity"][split] = 1
+    dirt["merged_line"] = len(split)
+    return {name: np.concatenate([service[name], second[name]]) for name in columns}
 
 
 def _dirty_titles(rng: np.random.Generator, titles: list[str]) -> list[str]:
@@ -774,18 +858,29 @@ def _timestamps(days_from_start: np.ndarray, start: datetime) -> pa.Array:
 
 def _interactions_table(events: dict, people: dict, start: datetime) -> pa.Table:
     order_id = pc.cast(pa.array(events["order"]), pa.string())
+    credit_note = pc.cast(pa.array(events["credit_note"]), pa.string())
     is_return = pa.array(events["is_return"])
     user = events["user"]
+    service = events["service"]
+    item_id = pc.cast(pa.array(events["item_id"], pa.int64()), pa.string())
+    codes = pa.array(("",) + SERVICE_CODES).take(pa.array(service.astype(np.int64)))
+    item_id = pc.if_else(pa.array(service > 0), codes, item_id)
     return pa.table(
         {
             "user_id": people["user_id"].take(pa.array(np.maximum(user, 0), mask=user < 0)),
-            "item_id": pa.array(events["item_id"], pa.int64(), mask=events["item_missing"]),
+            "item_id": pc.if_else(
+                pa.array(events["item_missing"]), pa.scalar(None, pa.string()), item_id
+            ),
             "event_ts": _timestamps(events["time"], start),
             "event_type": pc.if_else(is_return, "return", "purchase"),
             "quantity": pa.array(events["quantity"], pa.int32()),
             "price": pa.array(events["price"], pa.float64()),
             "order_id": pc.if_else(
-                is_return, pc.binary_join_element_wise("C", order_id, ""), order_id
+                is_return,
+                pc.binary_join_element_wise(
+                    "C", pc.if_else(pa.array(events["credit_note"] >= 0), credit_note, order_id), ""
+                ),
+                order_id,
             ),
         }
     )

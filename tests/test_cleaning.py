@@ -158,3 +158,21 @@ def test_a_missing_column_names_the_file_the_column_and_the_fix(new_warehouse: W
     assert "interactions.parquet" in message
     assert "has no column 'event_ts'" in message
     assert "interactions_columns" in message
+
+
+def test_the_demo_shops_dirt_is_quarantined_exactly(new_warehouse: Warehouse) -> None:
+    from recsql.demo_data import generate_demo_data
+
+    made = generate_demo_data(new_warehouse.raw, users=300, items=200, days=120, seed=3)
+    new_warehouse.build(
+        vars={"non_product_item_ids": ["POST", "M"], "as_of_ts": "2030-01-01"},
+        select=CLEANING + " +int_returns",
+    )
+    reasons = dict(new_warehouse.query("select reason, count(*) from int_interactions_rejected"
+                                       " group by reason"))  # fmt: skip
+    injected = {kind: count for kind, count in made.dirt.items() if kind != "odd_unicode_title"}
+    assert reasons == {kind: count for kind, count in injected.items() if count}
+    # every return finds its purchase, half of them by user and item alone (own credit notes)
+    by_match = dict(new_warehouse.query("select matched_by, count(*) from int_returns group by 1"))
+    assert set(by_match) == {"order_id", "latest_purchase"}
+    assert sum(by_match.values()) == made.dirt["return"]
