@@ -96,7 +96,9 @@ def test_a_ratings_log_runs_the_whole_loop_with_vars_only(new_warehouse: Warehou
     with new_warehouse.env():
         trained = train_ranker(new_warehouse.db, rounds=50, seed=1, show_progress=False)
         run = score_serve_snapshot(new_warehouse.db, top_k=5)
-    methods = {method for _, _, method, metric, k, _ in trained.metrics if metric == "ndcg"}
+    methods = {
+        row[2] for row in trained.metrics if row[3] == "ndcg"
+    }  # (version, snapshot, method, metric, ...)
     assert {"ranker", "popularity_recent", "gen_content"} <= methods
     assert (
         run.users
