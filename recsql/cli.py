@@ -31,6 +31,14 @@ class RecsqlGroup(click.Group):
             raise click.ClickException(errors.one_line(error)) from error
 
 
+class RefusedValue(click.BadParameter):
+    """A refused option value (exit 2), shown as one ``Error:`` line without the usage block:
+    the message already lists what the option may name."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"Error: {self.format_message()}", file=file, err=True)
+
+
 def _set_lock_wait(ctx: click.Context, param: click.Parameter, value: float) -> float:
     warehouse.LOCK_WAIT.set(value)
     return value
@@ -309,9 +317,9 @@ def score(db, top_k, model_version, table, method, exclude_seen) -> None:
             exclude_seen=exclude_seen,
         )
     except (warehouse.UnsafeName, outputs.NotAnOutputTable) as error:
-        raise click.BadParameter(str(error), param_hint="--table") from error
+        raise RefusedValue(str(error), param_hint="--table") from error
     except methods.UnknownMethod as error:
-        raise click.BadParameter(str(error), param_hint="--method") from error
+        raise RefusedValue(str(error), param_hint="--method") from error
     except (scoring.FeatureMismatch, LookupError) as error:
         raise click.ClickException(str(error)) from error
     seen = "excluded" if run.seen.exclude else "kept"
