@@ -57,8 +57,10 @@ def lock_holder(error: BaseException) -> str:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return f"another process (PID {pid})"
-    words = [Path(word).name if i == 0 else word for i, word in enumerate(raw.decode(errors="replace").split("\0")) if word]  # fmt: skip
-    command = " ".join(words)[:120]
+    words = [word for word in raw.decode(errors="replace").split("\0") if word]
+    if words:
+        words[0] = Path(words[0]).name  # python3.11, dbt, recsql: not the whole path
+    command = " ".join(" ".join(words).split())[:120]  # one line, even for python -c "..."
     return f"another process (PID {pid}: {command})" if command else f"another process (PID {pid})"
 
 
