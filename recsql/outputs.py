@@ -90,6 +90,8 @@ def claim(con: duckdb.DuckDBPyConnection, table: str) -> OutputTable:
             f" ({schemas})"
         )
 
+    if name.lower() == OUTPUTS_TABLE:
+        raise refuse("recsql records its output tables there")
     if name.lower() in RESERVED:
         raise refuse("recsql keeps its models there")
     if name.lower() in _dbt_models():
