@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # the demo shop's service lines (postage, manual adjustments) are not products
-DEMO_VARS := '{non_product_item_ids: [POST, M]}'
+DEMO_VARS := '{non_product_item_ids: [99990, 99991]}'
 
 demo: install  ## demo data -> dbt build -> train -> score -> export -> what it made
 	$(BIN)/recsql demo-data

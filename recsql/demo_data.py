@@ -14,11 +14,10 @@ duplicates), paid prices stay within 0.8-1x the list price (no accidental outlie
 
 Invoice-shaped dirt, as a real shop's export has it: half the credit notes carry numbers of
 their own (a return must be matched to the purchase by user and item, not by order id),
-service lines (postage 'POST', manual adjustments 'M') ride along in some orders, and some
-lines of an order repeat an item (to be merged into one event). Item ids are text (stock codes),
-so the service codes fit beside the SKUs. Quarantine them with
-``--vars '{non_product_item_ids: [POST, M]}'`` (``make demo`` does); without it they are
-``unknown_item`` (the catalog does not list them).
+service lines (postage 99990, manual adjustments 99991) ride along in some orders, and some
+lines of an order repeat an item (to be merged into one event). Quarantine the service lines
+with ``--vars '{non_product_item_ids: [99990, 99991]}'`` (``make demo`` does); without it they
+are ``unknown_item`` (the catalog does not list them).
 
 Everything is vectorised with numpy and pyarrow (Python loops only over catalog items and
 categories); the same seed gives byte-identical files.
@@ -55,8 +54,8 @@ DIRT_RATES: dict[str, float] = {
     "future_event_ts": 0.002,  # event_ts somewhere in 2090-2099
     "odd_unicode_title": 0.020,  # of catalog titles: full-width letters, odd spaces, or case
     # invoice-shaped dirt, drawn from a random stream of its own (the rows above stay as they were)
-    "non_product": 0.030,  # of orders: a service line appended, POST (postage, a fixed price) or,
-    #                        a tenth as often, M (a manual adjustment, any price); not in the catalog
+    "non_product": 0.030,  # of orders: a service line appended, postage (a fixed price) or, a
+    #                        tenth as often, a manual adjustment (any price); not in the catalog
     "merged_line": 0.005,  # a clean line of quantity 3 split in two lines of its order (1 + 2)
 }
 CREDIT_NOTE_SHARE = (
@@ -65,7 +64,7 @@ CREDIT_NOTE_SHARE = (
 #                          where the returned purchase is the user's latest of that item (so the
 #                          return still finds it); the others carry 'C' + the original order id
 CREDIT_NOTE_BASE = 9_000_000
-SERVICE_CODES = ("POST", "M")  # item ids of the service lines, as invoice exports have them
+POSTAGE_ITEM_ID, MANUAL_ITEM_ID = 99_990, 99_991  # service codes, below the catalog's SKUs
 POSTAGE_PRICE = 4.95
 ITEM_ID_BASE = 100_000  # item i is SKU 100000 + i
 ORDER_ID_BASE = 500_000  # orders are numbered in time order from here (as in UCI Online Retail)
@@ -718,7 +717,6 @@ def _inject_dirt(
         "price": events["price"].astype(np.float64),
         "order": events["order"].astype(np.int64),
         "credit_note": np.full(n, -1, dtype=np.int64),  # own credit note number, -1 = none
-        "service": np.zeros(n, dtype=np.int8),  # 0 = a product, i = SERVICE_CODES[i - 1]
     }
     dirt: dict[str, int] = {}
 
@@ -812,12 +810,12 @@ def _invoice_dirt(
     first_rows = np.unique(columns["order"][untouched], return_index=True)[1]
     order_rows = np.flatnonzero(untouched)[first_rows]
     chosen = order_rows[rng.random(len(order_rows)) < DIRT_RATES["non_product"]]
-    code = np.where(rng.random(len(chosen)) < 0.1, 2, 1).astype(np.int8)
+    is_manual = rng.random(len(chosen)) < 0.1
     service = {name: values[chosen].copy() for name, values in columns.items()}
-    service["service"] = code
+    service["item_id"] = np.where(is_manual, MANUAL_ITEM_ID, POSTAGE_ITEM_ID)
     service["quantity"][:] = 1
     manual = np.round(rng.uniform(0.5, 30.0, size=len(chosen)), 2)
-    service["price"] = np.where(code == 1, POSTAGE_PRICE, manual)
+    service["price"] = np.where(is_manual, manual, POSTAGE_PRICE)
     dirt["non_product"] = len(chosen)
 
     # repeated lines: a clean line of quantity 3 becomes 1 + 2 on the same order
@@ -861,16 +859,10 @@ def _interactions_table(events: dict, people: dict, start: datetime) -> pa.Table
     credit_note = pc.cast(pa.array(events["credit_note"]), pa.string())
     is_return = pa.array(events["is_return"])
     user = events["user"]
-    service = events["service"]
-    item_id = pc.cast(pa.array(events["item_id"], pa.int64()), pa.string())
-    codes = pa.array(("",) + SERVICE_CODES).take(pa.array(service.astype(np.int64)))
-    item_id = pc.if_else(pa.array(service > 0), codes, item_id)
     return pa.table(
         {
             "user_id": people["user_id"].take(pa.array(np.maximum(user, 0), mask=user < 0)),
-            "item_id": pc.if_else(
-                pa.array(events["item_missing"]), pa.scalar(None, pa.string()), item_id
-            ),
+            "item_id": pa.array(events["item_id"], pa.int64(), mask=events["item_missing"]),
             "event_ts": _timestamps(events["time"], start),
             "event_type": pc.if_else(is_return, "return", "purchase"),
             "quantity": pa.array(events["quantity"], pa.int32()),
