@@ -176,3 +176,29 @@ def test_the_demo_shops_dirt_is_quarantined_exactly(new_warehouse: Warehouse) ->
     by_match = dict(new_warehouse.query("select matched_by, count(*) from int_returns group by 1"))
     assert set(by_match) == {"order_id", "latest_purchase"}
     assert sum(by_match.values()) == made.dirt["return"]
+
+
+def test_catalog_gaps_are_filled_with_the_logs_most_frequent_text(new_warehouse: Warehouse) -> None:
+    write(
+        new_warehouse.raw / "items.parquet",
+        ITEMS_HEADER,
+        [
+            (1, None, None, None, None, None, None),
+            (2, "Sourdough Loaf", None, "Bakery", None, 4.0, None),
+        ],
+    )
+    write(
+        new_warehouse.raw / "interactions.parquet",
+        "user_id varchar, item_id bigint, event_ts timestamp, price double, title varchar,"
+        " category varchar",
+        [
+            ("u1", 1, "2025-01-01 10:00:00", 2.0, "Oat  Milk 1L", None),
+            ("u2", 1, "2025-01-02 10:00:00", 2.2, "Oat Milk 1L", "Drinks"),
+            ("u3", 1, "2025-01-03 10:00:00", 2.4, "OAT MILK", ""),
+            ("u1", 2, "2025-01-01 10:00:00", 4.0, "Bread", "Food"),
+        ],
+    )
+    new_warehouse.build(vars={"users_path": False, "as_of_ts": AS_OF}, select=CLEANING)
+    assert new_warehouse.query(
+        "select item_id, title, category, price from int_items_clean order by item_id"
+    ) == [("1", "Oat Milk 1L", "Drinks", 2.2), ("2", "Sourdough Loaf", "Bakery", 4.0)]
