@@ -6,6 +6,8 @@ and a warehouse folder that does not exist yet. The whole loop runs on it by var
 from __future__ import annotations
 
 import csv
+import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from recsql.scoring import score_serve_snapshot
 from recsql.summary import format_summary, summarise_build
 from recsql.training import train_ranker
-from tests.conftest import Warehouse
+from tests.conftest import REPO, Warehouse, environment, release_dbt_connection
 
 SERVICE_CODES = {"POST": "POSTAGE", "M": "Manual", "BANK CHARGES": "Bank Charges"}
 NOUNS = ["MUG", "TEA LIGHT HOLDER", "LUNCH BAG", "CAKE STAND", "DOORMAT", "BUNTING", "CLOCK"]
@@ -144,9 +146,26 @@ def invoice_shop(tmp_path_factory: pytest.TempPathFactory, embedding_cache: Path
     return warehouse, log
 
 
-def test_the_warehouse_folder_is_made_by_the_first_build(invoice_shop) -> None:
-    warehouse, _ = invoice_shop
-    assert warehouse.db.is_file()
+def test_the_warehouse_folder_is_made_by_the_first_build(tmp_path: Path) -> None:
+    # dbt's own logs and target live elsewhere, so nothing but recsql makes the folder
+    from dbt.cli.main import dbtRunner
+
+    write_invoice_log(tmp_path / "invoices.csv", customers=5)
+    root = tmp_path / "first" / "warehouse"
+    command = [
+        "build", "--select", "stg_interactions", "--indirect-selection", "cautious",
+        "--project-dir", str(REPO / "dbt_project"), "--profiles-dir", str(REPO),
+        "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+        "--vars", json.dumps({**VARS, "interactions_path": str(tmp_path / "invoices.csv")}),
+    ]  # fmt: skip
+    with environment(RECSQL_WAREHOUSE=str(root), RECSQL_CACHE=str(tmp_path / "cache")):
+        os.environ.pop("RECSQL_DB", None)
+        try:
+            result = dbtRunner().invoke(command)
+        finally:
+            release_dbt_connection()
+    assert result.success, result.exception
+    assert (root / "recsql.duckdb").is_file()
 
 
 def test_every_file_row_is_kept_or_rejected_once(invoice_shop) -> None:
