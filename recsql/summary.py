@@ -35,6 +35,7 @@ SERVICE_WORDS = (
 )
 SUSPECT_ORDER_SHARE = 0.05  # in at least this share of all orders ...
 SUSPECT_PRICE_SPREAD = 0.5  # ... with paid prices this spread out (std / mean): typed by hand
+FIXED_FEE_ORDER_SHARE = 0.2  # or in this share of all orders at one unchanging price: a fee
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,9 @@ def summarise_build(db: Path) -> BuildSummary:
 
 def service_line_suspects(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[ServiceSuspect]:
     """Kept items that look like service lines: a service word in the id or title, an id with
-    no digit where nearly all ids have one ('POST' among '85123A'), or a place in a large share
-    of orders at prices typed by hand. A hint for the ``non_product_*`` vars, not a rule."""
+    no digit where nearly all ids have one ('POST' among '85123A'), a place in a large share of
+    orders at prices typed by hand, or in a fifth of all orders at one fixed price. A hint for
+    the ``non_product_*`` vars, not a rule."""
     rows = con.execute(
         """
         with
@@ -148,7 +150,10 @@ def service_line_suspects(con: duckdb.DuckDBPyConnection, limit: int = 10) -> li
                         then 'an id with no digit, unlike nearly all others' end,
                     case when per_item.orders / nullif(all_orders.orders, 0) >= ?
                             and per_item.price_spread >= ?
-                        then 'in many orders at prices typed by hand' end
+                        then 'in many orders at prices typed by hand' end,
+                    case when per_item.orders / nullif(all_orders.orders, 0) >= ?
+                            and coalesce(per_item.price_spread, 0) < 0.01
+                        then 'in a fifth of all orders at one fixed price' end
                 ) as why
             from items
             inner join per_item on items.item_id = per_item.item_id
@@ -161,7 +166,7 @@ def service_line_suspects(con: duckdb.DuckDBPyConnection, limit: int = 10) -> li
         order by orders desc, item_id
         limit ?
         """,
-        [SERVICE_WORDS, SUSPECT_ORDER_SHARE, SUSPECT_PRICE_SPREAD, limit],
+        [SERVICE_WORDS, SUSPECT_ORDER_SHARE, SUSPECT_PRICE_SPREAD, FIXED_FEE_ORDER_SHARE, limit],
     ).fetchall()
     return [ServiceSuspect(*row) for row in rows]
 
