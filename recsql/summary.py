@@ -180,7 +180,7 @@ def format_summary(summary: BuildSummary) -> str:
     ]
     merged = sum(count for reason, count in summary.rejected_by_reason if reason == MERGED)
     rejected = sum(count for _, count in quarantined)
-    if raw:
+    if raw and "int_interactions_rejected" in summary.row_counts:
         lines.append(f"Quarantined {rejected:,} of {raw:,} raw events ({rejected / raw:.2%}):")
         lines += [f"  {reason:<28}{count:>12,}" for reason, count in quarantined]
         if merged:
