@@ -103,7 +103,9 @@ def split_at(
     def matrix(values) -> sparse.csr_matrix:
         return sparse.csr_matrix((np.asarray(values, np.float64), (rows, cols)), shape=shape)
 
-    history = peers.History(matrix(before["n"]), matrix(before["recent"]), matrix(before["last_days"]))
+    history = peers.History(
+        matrix(before["n"]), matrix(before["recent"]), matrix(before["last_days"])
+    )
     after = con.sql(
         "select distinct household_id, product_id from tx"
         f" where transaction_timestamp >= timestamp '{cutoff}'"
@@ -116,7 +118,9 @@ def split_at(
     item_cols = np.where(indexed, np.searchsorted(items, products), -1)
     if exclude_seen:
         seen = np.zeros(len(products), dtype=bool)
-        seen[indexed] = np.asarray(history.counts[user_rows[indexed], item_cols[indexed]]).ravel() > 0
+        seen[indexed] = (
+            np.asarray(history.counts[user_rows[indexed], item_cols[indexed]]).ravel() > 0
+        )
         user_rows, item_cols, indexed = user_rows[~seen], item_cols[~seen], indexed[~seen]
     test_rows = np.unique(user_rows)
     if not len(test_rows):
@@ -166,8 +170,12 @@ def peer_lists(split: Split, exclude_seen: bool, params: dict) -> dict[str, np.n
     ease = peers.Ease(split.history, EASE_MAX_ITEMS)
     return {
         "popularity_alltime": peers.popularity(split.history, users, N, exclude),
-        f"popularity_{RECENT_DAYS}d": peers.popularity(split.history, users, N, exclude, recent=True),
-        "repurchase_then_popularity": peers.repurchase_then_popularity(split.history, users, N, exclude),
+        f"popularity_{RECENT_DAYS}d": peers.popularity(
+            split.history, users, N, exclude, recent=True
+        ),
+        "repurchase_then_popularity": peers.repurchase_then_popularity(
+            split.history, users, N, exclude
+        ),
         "item_knn": peers.item_knn(split.history, users, N, exclude, neighbours=params["item_knn"]),
         "ease": ease.recommend(users, N, params["ease"], exclude),
         "als": peers.als(split.history, users, N, exclude, **params["als"]),
@@ -316,11 +324,16 @@ def evaluate(
     validation = split_at(con, valid_cutoff, cutoff, exclude_seen)
     params = tune_peers(validation, exclude_seen)
     print(f"[{subset}/{variant}] tuned peers: {params}", flush=True)
-    results = {name: per_user_scores(split, lists) for name, lists in peer_lists(split, exclude_seen, params).items()}
+    results = {
+        name: per_user_scores(split, lists)
+        for name, lists in peer_lists(split, exclude_seen, params).items()
+    }
 
     if peers_only:
         return {name: summarise(scores) for name, scores in results.items()}
-    seed_lists, recsql_info = recsql_lists(con, split, f"{subset}_{variant}", cutoff, exclude_seen, seeds)
+    seed_lists, recsql_info = recsql_lists(
+        con, split, f"{subset}_{variant}", cutoff, exclude_seen, seeds
+    )
     seed_scores = [per_user_scores(split, lists) for lists in seed_lists]
     # recsql's per-user figures: the mean over seeds (its intervals and paired test use these)
     results["recsql"] = {

@@ -8,14 +8,13 @@ each user already had) removes those items from the lists when the truth leaves 
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit warns and oversubscribes otherwise
-
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 USER_BATCH = 1024
 
@@ -66,9 +65,10 @@ def popularity(
 ) -> np.ndarray:
     """Everyone gets the items with most events (all time, or in the recent window)."""
     matrix = history.recent if recent else history.counts
-    totals = np.asarray(matrix.sum(axis=0)).ravel() + 1e-9 * np.asarray(
-        history.counts.sum(axis=0)
-    ).ravel()
+    totals = (
+        np.asarray(matrix.sum(axis=0)).ravel()
+        + 1e-9 * np.asarray(history.counts.sum(axis=0)).ravel()
+    )
     return _batched(users, n, lambda batch: np.tile(totals, (len(batch), 1)), exclude)
 
 
@@ -100,7 +100,9 @@ def item_knn(
 
     model = CosineRecommender(K=neighbours, num_threads=2)
     counts = sparse.csr_matrix(history.counts, dtype=np.float32)
-    model.fit(sparse.csr_matrix(history.binary, dtype=np.float32), show_progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # implicit converts its own coo similarity to csr
+        model.fit(sparse.csr_matrix(history.binary, dtype=np.float32), show_progress=False)
     similarity = sparse.csr_matrix(model.similarity)
     return _batched(
         users, n, lambda batch: np.asarray((counts[batch] @ similarity).todense()), exclude
@@ -153,6 +155,14 @@ def als(
     seed: int = 0,
 ) -> np.ndarray:
     """Implicit-feedback ALS (the ``implicit`` package), confidence 1 + alpha x count."""
+
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        # implicit runs its own threads: BLAS threads inside them oversubscribe the cores
+        warnings.simplefilter("ignore")
+        return _als(history, users, n, exclude, factors, regularization, alpha, iterations, seed)
+
+
+def _als(history, users, n, exclude, factors, regularization, alpha, iterations, seed):
     from implicit.cpu.als import AlternatingLeastSquares
 
     model = AlternatingLeastSquares(

@@ -8,7 +8,7 @@ def test_the_union_recalls_more_than_any_single_generator(demo_warehouse) -> Non
         demo_warehouse.query("select generator, recall from candidate_recall where split = 'test'")
     )
     union = rows.pop("union")
-    assert len(rows) == 6 and all(value > 0 for value in rows.values()), rows
+    assert len(rows) == 8 and all(value > 0 for value in rows.values()), rows
     assert union > max(rows.values()) + 0.05, (union, rows)
 
 

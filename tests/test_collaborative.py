@@ -1,0 +1,151 @@
+"""Collaborative candidates (item-kNN, EASE) and the seen-items policy, on known answers.
+
+A taste-group shop: users buy from one of two groups of items, each item once (no re-buys, like
+a ratings log). Whatever a user has not had yet from their group is what they buy next, so
+collaborative neighbours over the whole history must find it, and seen items must be left out
+automatically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, Warehouse
+
+GROUPS, ITEMS_PER_GROUP, USERS = 4, 15, 120  # 60 items: popularity's 30 cannot hold them all
+
+
+def load_ease_model():
+    path = REPO / "dbt_project/models/intermediate/candidates/int_candidates_ease.py"
+    spec = importlib.util.spec_from_file_location("int_candidates_ease", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def group_of(item: str) -> int:
+    return int(item.split("-")[0][1:])
+
+
+@pytest.fixture(scope="module")
+def taste_shop(tmp_path_factory, embedding_cache) -> Warehouse:
+    warehouse = Warehouse(tmp_path_factory.mktemp("taste-shop"), embedding_cache)
+    warehouse.raw.mkdir()
+    rng = np.random.default_rng(11)
+    start = datetime(2025, 1, 1)
+    events = []
+    for user in range(USERS):
+        group = user % GROUPS
+        items = rng.permutation(ITEMS_PER_GROUP)  # each item of the group once, over 200 days
+        days = np.sort(rng.uniform(0, 200, size=len(items)))
+        for item, day in zip(items, days, strict=True):
+            when = start + timedelta(days=float(day))
+            events.append((f"u{user:03d}", f"g{group}-{item:02d}", when, f"o{user}-{day:.3f}"))
+    catalog = [
+        (f"g{group}-{item:02d}", f"article {group * 100 + item}")
+        for group in range(GROUPS)
+        for item in range(ITEMS_PER_GROUP)
+    ]
+    with duckdb.connect() as con:
+        con.execute(
+            "create table e (user_id varchar, item_id varchar, event_ts timestamp, order_id varchar)"
+        )
+        con.executemany("insert into e values (?, ?, ?, ?)", events)
+        con.execute(f"copy e to '{warehouse.raw / 'interactions.parquet'}' (format parquet)")
+        con.execute("create table i (item_id varchar, title varchar)")
+        con.executemany("insert into i values (?, ?)", catalog)
+        con.execute(f"copy i to '{warehouse.raw / 'items.parquet'}' (format parquet)")
+    warehouse.build(
+        vars={
+            "users_path": False,
+            "interactions_columns": {"event_type": None, "quantity": None, "price": None, "rating": None},
+            "items_columns": {"description": None, "category": None, "brand": None, "price": None, "created_at": None},
+        }
+    )  # fmt: skip
+    return warehouse
+
+
+def test_a_log_without_re_buys_leaves_seen_items_out_automatically(taste_shop) -> None:
+    [(exclude, share, decided_by)] = taste_shop.query(
+        "select exclude_seen, rebuy_share, decided_by from int_seen_policy"
+    )
+    assert (exclude, share, decided_by) == (True, 0.0, "auto")
+    assert taste_shop.query("select count(*) from fct_candidates where is_seen") == [(0,)]
+    assert taste_shop.query("select count(*) from fct_candidates")[0][0] > 0
+
+
+def test_a_shop_of_re_buys_keeps_seen_items(demo_warehouse) -> None:
+    [(exclude, share)] = demo_warehouse.query(
+        "select exclude_seen, rebuy_share from int_seen_policy"
+    )
+    assert not exclude and share > 0.1, share
+    assert demo_warehouse.query("select count(*) > 0 from fct_candidates where is_seen") == [
+        (True,)
+    ]
+
+
+@pytest.mark.parametrize("generator", ["item_knn", "ease"])
+def test_collaborative_generators_propose_items_of_the_users_taste(taste_shop, generator) -> None:
+    rows = taste_shop.query(
+        f"select user_id, item_id from int_candidates_{generator}"
+        " where snapshot = 'test' and generator_rank <= 10"
+    )
+    assert len(rows) > 100, len(rows)
+    same_group = np.mean([group_of(item) == int(user[1:]) % GROUPS for user, item in rows])
+    assert same_group > 0.95, same_group
+
+
+def test_collaborative_generators_recall_more_than_popularity(taste_shop) -> None:
+    recall = dict(
+        taste_shop.query("select generator, recall from candidate_recall where snapshot = 'test'")
+    )
+    assert recall["item_knn"] > 0.9 and recall["ease"] > 0.9, recall
+    assert min(recall["item_knn"], recall["ease"]) > recall["popular_recent"], recall
+
+
+def test_item_knn_similarity_is_the_shrunk_cosine_of_shared_users(demo_warehouse) -> None:
+    # recomputed independently, in numpy, from the user-item sets the model reads
+    pairs = demo_warehouse.query(
+        "select user_id, item_id from int_user_item_sets where snapshot = 'test'"
+    )
+    users = {}
+    for user, item in pairs:
+        users.setdefault(item, set()).add(user)
+    rows = demo_warehouse.query(
+        "select item_id, neighbour_item_id, similarity from int_item_knn where snapshot = 'test'"
+        " order by hash(item_id, neighbour_item_id) limit 50"
+    )
+    assert len(rows) == 50
+    for item, neighbour, similarity in rows:
+        both = len(users[item] & users[neighbour])
+        expected = both / (np.sqrt(len(users[item]) * len(users[neighbour])) + 5)
+        assert similarity == pytest.approx(expected), (item, neighbour)
+
+
+def test_ease_weights_are_each_items_ridge_regression_on_the_others() -> None:
+    from scipy import sparse
+
+    ease = load_ease_model()
+    rng = np.random.default_rng(0)
+    matrix = (rng.random((40, 6)) < 0.4).astype(np.float64)
+    weights = ease.ease_weights(sparse.csr_matrix(matrix), regularisation=2.0)
+    assert np.allclose(np.diag(weights), 0.0)
+    for item in range(6):
+        others = [column for column in range(6) if column != item]
+        x = matrix[:, others]
+        ridge = np.linalg.solve(x.T @ x + 2.0 * np.eye(5), x.T @ matrix[:, item])
+        assert np.allclose(weights[others, item], ridge, atol=1e-5), item
+
+
+def test_ease_keeps_each_rows_best_positive_scores_in_order() -> None:
+    ease = load_ease_model()
+    scores = np.array([[0.1, 0.9, -0.2, 0.5], [0.0, -1.0, 0.3, 0.3]])
+    rows, columns, values = ease.top_items(scores, 3)
+    assert rows.tolist() == [0, 0, 0, 1, 1]
+    assert columns.tolist() == [1, 3, 0, 2, 3]  # ties by column; zero and negative scores dropped
+    assert ease.rank_within_row(rows).tolist() == [1, 2, 3, 1, 2]
