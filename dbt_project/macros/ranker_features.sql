@@ -7,6 +7,7 @@
       'item_events_7d', 'item_events_30d', 'item_events_90d', 'item_events_total',
       'item_users_30d', 'item_unique_users', 'item_trend_7d_30d',
       'item_days_since_last_event', 'item_age_days', 'item_price',
+      'item_rating_mean', 'item_rating_count', 'user_rating_mean',
       'user_events', 'user_events_30d', 'user_distinct_items', 'user_orders',
       'user_days_since_last_event', 'user_tenure_days', 'user_avg_price', 'user_price_std',
       'user_repurchase_rate', 'user_top_category_share', 'user_category_count',

@@ -10,10 +10,23 @@ popularity as (select * from {{ ref('int_item_popularity') }}),
 users as (select * from {{ ref('int_user_aggregates') }}),
 user_items as (select * from {{ ref('int_user_item_history') }}),
 categories as (select snapshot, user_id, category, share from {{ ref('int_user_category_affinity') }}),
+item_categories as (select item_id, category from {{ ref('int_item_categories') }}),
 brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}),
 similarity as (select * from {{ ref('int_candidate_similarity') }}),
 labels as (select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}),
 policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
+
+category_share as (
+    -- the user's share of the item's best-liked category (items may have several)
+    select candidates.snapshot, candidates.user_id, candidates.item_id, max(categories.share) as share
+    from candidates
+    inner join item_categories on candidates.item_id = item_categories.item_id
+    inner join categories
+        on candidates.snapshot = categories.snapshot
+        and candidates.user_id = categories.user_id
+        and item_categories.category = categories.category
+    group by candidates.snapshot, candidates.user_id, candidates.item_id
+),
 
 features as (
     select
@@ -36,6 +49,8 @@ features as (
             {{ days_between('items.created_at', 'snapshots.cutoff_ts') }}
         ) as item_age_days,
         items.price as item_price,
+        popularity.rating_mean as item_rating_mean,
+        coalesce(popularity.rating_count, 0) as item_rating_count,
         -- user_: behaviour before the cutoff (null for users without history)
         coalesce(users.events, 0) as user_events,
         coalesce(users.events_30d, 0) as user_events_30d,
@@ -46,6 +61,7 @@ features as (
         users.avg_price as user_avg_price,
         users.price_std as user_price_std,
         users.repurchase_rate as user_repurchase_rate,
+        users.rating_mean as user_rating_mean,
         users.top_category_share as user_top_category_share,
         coalesce(users.category_count, 0) as user_category_count,
         -- user_item_: this user with this item, its category and brand
@@ -68,7 +84,11 @@ features as (
         user_items.item_id is not null as is_seen,
         -- for people: what the item is, and what it resembles in the user's history
         items.title,
+        {% if var('category_separator') -%}
+        replace(items.category, {{ "'" ~ (var('category_separator') | string | replace("'", "''")) ~ "'" }}, ', ') as category,
+        {%- else -%}
         items.category,
+        {%- endif %}
         items.brand,
         similar_items.title as similar_to_title,
         -- the label: in the user's window after the cutoff (null where there is no window)
@@ -85,10 +105,10 @@ features as (
         on candidates.snapshot = user_items.snapshot
         and candidates.user_id = user_items.user_id
         and candidates.item_id = user_items.item_id
-    left join categories
+    left join category_share as categories
         on candidates.snapshot = categories.snapshot
         and candidates.user_id = categories.user_id
-        and items.category = categories.category
+        and candidates.item_id = categories.item_id
     left join brands
         on candidates.snapshot = brands.snapshot
         and candidates.user_id = brands.user_id

@@ -7,7 +7,7 @@ affinity as (
     where category_rank <= {{ var('favourite_categories') }}
 ),
 popularity as (select * from {{ ref('int_item_popularity') }}),
-items as (select item_id, category from {{ ref('int_items_clean') }}),
+items as (select item_id, category from {{ ref('int_item_categories') }}),
 
 ranked_in_category as (
     select
@@ -28,7 +28,7 @@ scored as (
         users.snapshot,
         users.user_id,
         ranked_in_category.item_id,
-        affinity.share * ln(1 + ranked_in_category.recent_score) as score
+        max(affinity.share * ln(1 + ranked_in_category.recent_score)) as score
     from users
     inner join affinity
         on users.snapshot = affinity.snapshot and users.user_id = affinity.user_id
@@ -36,6 +36,7 @@ scored as (
         on affinity.snapshot = ranked_in_category.snapshot
         and affinity.category = ranked_in_category.category
     where ranked_in_category.category_rank <= {{ var('candidates_popular_category') }}
+    group by users.snapshot, users.user_id, ranked_in_category.item_id  -- an item in two liked categories
 ),
 
 candidates as (

@@ -16,6 +16,8 @@ counted as (
         count(distinct user_id) filter (where age_days <= 30) as users_30d,
         count(*) as events_total,
         count(distinct user_id) as unique_users,
+        avg(rating) as rating_mean,  -- null where the log has no ratings
+        count(rating) as rating_count,
         min(event_ts) as first_event_ts,
         min(age_days) as days_since_last_event
     from events

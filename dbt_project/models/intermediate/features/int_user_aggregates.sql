@@ -18,6 +18,7 @@ activity as (
         min(age_days) as days_since_last_event,
         max(age_days) as days_since_first_event,
         avg(price) as avg_price,
+        avg(rating) as rating_mean,
         stddev_samp(price) as price_std
     from events
     group by snapshot, cutoff_ts, user_id

@@ -2,7 +2,7 @@
 -- One row per snapshot, user and category.
 with
 events as (select * from {{ ref('int_events_before_cutoff') }}),
-items as (select item_id, category from {{ ref('int_items_clean') }}),
+items as (select item_id, category from {{ ref('int_item_categories') }}),
 
 counted as (
     select events.snapshot, events.user_id, items.category, count(*) as events

@@ -18,6 +18,7 @@ visible as (
         events.quantity,  -- as bought: a partial return is only known after it happens
         events.price,
         events.order_id,
+        events.rating,
         {{ days_between('events.event_ts', 'snapshots.cutoff_ts') }} as age_days
     from snapshots
     inner join events
