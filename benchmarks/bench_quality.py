@@ -263,7 +263,8 @@ def recsql_lists(
             "item_id": "product_id", "category": "product_category", "description": "department",
             "price": None, "created_at": None,
         },
-        "exclude_seen": exclude_seen,
+        # rebuy: the product's default policy decides; exclude_seen: the user asks for discovery
+        "exclude_seen": True if exclude_seen else "auto",
     }  # fmt: skip
     env = dict(
         os.environ,
