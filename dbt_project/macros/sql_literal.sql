@@ -44,14 +44,16 @@
   {{ return("cast(" ~ sql_string(text.replace('T', ' ')) ~ " as " ~ dbt.type_timestamp() ~ ")") }}
 {% endmacro %}
 
-{#- A number literal (int or float; numeric text accepted). `minimum` refuses smaller values. -#}
+{#- A number literal (int or float; numeric text accepted; whole numbers render whole).
+    `minimum` refuses smaller values. -#}
 {% macro sql_number(value, name='value', integer=false, minimum=none) %}
   {%- set text = value | string | trim -%}
   {%- set pattern = '-?[0-9]+' if integer else '-?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?' -%}
   {%- if value is none or value is boolean or not modules.re.fullmatch(pattern, text) -%}
     {{ exceptions.raise_compiler_error("recsql: " ~ name ~ " must be " ~ ("a whole number" if integer else "a number") ~ ", not " ~ (value | string)) }}
   {%- endif -%}
-  {%- set number = (text | int) if integer else (text | float) -%}
+  {#- a whole number stays whole (30, not 30.0), so it still fits an INTEGER parameter -#}
+  {%- set number = (text | int) if integer or modules.re.fullmatch('-?[0-9]+', text) else (text | float) -%}
   {%- if minimum is not none and number < minimum -%}
     {{ exceptions.raise_compiler_error("recsql: " ~ name ~ " must be at least " ~ minimum ~ ", not " ~ text) }}
   {%- endif -%}
