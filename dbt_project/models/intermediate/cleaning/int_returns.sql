@@ -41,17 +41,10 @@ named as (
     where preference = 1
 ),
 
-named_units as (
-    select named.raw_row_id, sum(returns.returned_quantity) as returned_quantity
-    from named
-    inner join returns on named.return_row_id = returns.raw_row_id
-    where named.is_kept
-    group by named.raw_row_id
-),
-
 -- the other returns walk a stack of the user's purchases of the item in time order: a
--- purchase pushes its units (less what named returns took), a return pops from the top, never
--- below empty; it cancels the purchase that holds the top unit when it comes
+-- purchase pushes its units, every return pops from the top at its own time (a named one too,
+-- so the stack as of a moment depends on nothing later: point-in-time), never below empty; an
+-- unnamed return cancels the purchase that holds the top unit when it comes
 unnamed as (
     select returns.*
     from returns
@@ -62,16 +55,20 @@ unnamed as (
 walk as (
     select
         kept.user_id, kept.item_id, kept.raw_row_id, kept.event_ts, 0 as is_return,
-        greatest(kept.quantity - coalesce(named_units.returned_quantity, 0), 0) as units
+        kept.quantity as units
     from kept
-    left join named_units on kept.raw_row_id = named_units.raw_row_id
     where exists (
         select 1 from unnamed
         where unnamed.user_id = kept.user_id and unnamed.item_id = kept.item_id
     )
     union all
-    select user_id, item_id, raw_row_id, event_ts, 1 as is_return, -returned_quantity as units
-    from unnamed
+    select returns.user_id, returns.item_id, returns.raw_row_id, returns.event_ts, 1 as is_return,
+        -returns.returned_quantity as units
+    from returns
+    where exists (
+        select 1 from unnamed
+        where unnamed.user_id = returns.user_id and unnamed.item_id = returns.item_id
+    )
 ),
 
 running as (
@@ -115,6 +112,7 @@ popped as (
         and purchases.level_before < returns.level_before
         and returns.level_before <= purchases.level
     where returns.is_return = 1 and returns.level_before > 0
+        and returns.raw_row_id in (select raw_row_id from unnamed)
 ),
 
 matched as (
