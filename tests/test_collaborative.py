@@ -149,3 +149,26 @@ def test_ease_keeps_each_rows_best_positive_scores_in_order() -> None:
     assert rows.tolist() == [0, 0, 0, 1, 1]
     assert columns.tolist() == [1, 3, 0, 2, 3]  # ties by column; zero and negative scores dropped
     assert ease.rank_within_row(rows).tolist() == [1, 2, 3, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("candidates_item_knn", "50 or true", "candidates_item_knn must be a whole number"),
+        ("item_knn_shrink", "5) or (1 = 1", "item_knn_shrink must be a number"),
+        ("train_snapshots", "3; drop table x", "train_snapshots must be a whole number"),
+        ("test_cutoff", "2025-06-01' as timestamp) or ('1", "test_cutoff must be a date"),
+        ("exclude_seen_below", "0.1 or 1 = 1", "exclude_seen_below must be a number"),
+        ("category_separator", ["|"], "category_separator must be text"),
+    ],
+)
+def test_knobs_of_candidates_and_snapshots_refuse_pasted_sql(
+    new_warehouse: Warehouse, var: str, value: object, message: str
+) -> None:
+    with pytest.raises(AssertionError) as failure:
+        new_warehouse.dbt(
+            "compile",
+            "--select", "int_snapshots int_candidates_item_knn int_seen_policy int_item_categories",
+            vars={var: value},
+        )  # fmt: skip
+    assert message in str(failure.value)

@@ -85,7 +85,7 @@ features as (
         -- for people: what the item is, and what it resembles in the user's history
         items.title,
         {% if var('category_separator') -%}
-        replace(items.category, {{ "'" ~ (var('category_separator') | string | replace("'", "''")) ~ "'" }}, ', ') as category,
+        replace(items.category, {{ sql_string(var('category_separator'), 'category_separator') }}, ', ') as category,
         {%- else -%}
         items.category,
         {%- endif %}

@@ -13,7 +13,7 @@ near_profile as (
         select
             snapshot,
             user_id,
-            unnest(recsql_nearest_items(profile, {{ var('candidates_content') }}, 'items')) as nearest
+            unnest(recsql_nearest_items(profile, {{ sql_number(var('candidates_content'), 'candidates_content', integer=true) }}, 'items')) as nearest
         from profiles
     ) as searched
 ),
@@ -44,7 +44,7 @@ ranked as (
 ),
 
 candidates as (
-    select * from ranked where generator_rank <= {{ var('candidates_content') }}
+    select * from ranked where generator_rank <= {{ sql_number(var('candidates_content'), 'candidates_content', integer=true) }}
 )
 
 select * from candidates

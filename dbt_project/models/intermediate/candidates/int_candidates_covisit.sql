@@ -28,7 +28,7 @@ ranked as (
 ),
 
 candidates as (
-    select * from ranked where generator_rank <= {{ var('candidates_covisit') }}
+    select * from ranked where generator_rank <= {{ sql_number(var('candidates_covisit'), 'candidates_covisit', integer=true) }}
 )
 
 select * from candidates

@@ -30,7 +30,7 @@ ranked as (
 ),
 
 candidates as (
-    select * from ranked where generator_rank <= {{ var('candidates_item_knn') }}
+    select * from ranked where generator_rank <= {{ sql_number(var('candidates_item_knn'), 'candidates_item_knn', integer=true) }}
 )
 
 select * from candidates

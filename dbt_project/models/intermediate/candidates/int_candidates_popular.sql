@@ -25,13 +25,13 @@ candidates as (
         'popular_recent' as generator, ranked.recent_score as score, ranked.recent_rank as generator_rank
     from users
     inner join ranked on users.snapshot = ranked.snapshot
-    where ranked.recent_rank <= {{ var('candidates_popular') }}
+    where ranked.recent_rank <= {{ sql_number(var('candidates_popular'), 'candidates_popular', integer=true) }}
     union all
     select users.snapshot, users.user_id, ranked.item_id,
         'popular_alltime', ranked.alltime_score, ranked.alltime_rank
     from users
     inner join ranked on users.snapshot = ranked.snapshot
-    where ranked.alltime_rank <= {{ var('candidates_popular') }}
+    where ranked.alltime_rank <= {{ sql_number(var('candidates_popular'), 'candidates_popular', integer=true) }}
 )
 
 select * from candidates

@@ -4,7 +4,7 @@ with
 users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
 affinity as (
     select * from {{ ref('int_user_category_affinity') }}
-    where category_rank <= {{ var('favourite_categories') }}
+    where category_rank <= {{ sql_number(var('favourite_categories'), 'favourite_categories', integer=true) }}
 ),
 popularity as (select * from {{ ref('int_item_popularity') }}),
 items as (select item_id, category from {{ ref('int_item_categories') }}),
@@ -35,7 +35,7 @@ scored as (
     inner join ranked_in_category
         on affinity.snapshot = ranked_in_category.snapshot
         and affinity.category = ranked_in_category.category
-    where ranked_in_category.category_rank <= {{ var('candidates_popular_category') }}
+    where ranked_in_category.category_rank <= {{ sql_number(var('candidates_popular_category'), 'candidates_popular_category', integer=true) }}
     group by users.snapshot, users.user_id, ranked_in_category.item_id  -- an item in two liked categories
 ),
 

@@ -19,7 +19,7 @@ scored as (
 ),
 
 candidates as (
-    select * from scored where generator_rank <= {{ var('candidates_repurchase') }}
+    select * from scored where generator_rank <= {{ sql_number(var('candidates_repurchase'), 'candidates_repurchase', integer=true) }}
 )
 
 select * from candidates

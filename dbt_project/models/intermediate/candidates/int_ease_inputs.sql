@@ -15,7 +15,7 @@ item_users as (
 ),
 
 kept_items as (
-    select * from item_users where item_row < {{ var('ease_max_items') }}
+    select * from item_users where item_row < {{ sql_number(var('ease_max_items'), 'ease_max_items', integer=true) }}
 ),
 
 user_rows as (

@@ -8,7 +8,7 @@ bucketed as (
     select
         snapshot,
         user_id,
-        cast(floor({{ days_between("cast('1970-01-01' as timestamp)", 'event_ts') }} / {{ var('covisit_window_days') }}) as bigint) as bucket,
+        cast(floor({{ days_between("cast('1970-01-01' as timestamp)", 'event_ts') }} / {{ sql_number(var('covisit_window_days'), 'covisit_window_days') }}) as bigint) as bucket,
         item_id,
         max(event_ts) as last_ts
     from events
@@ -25,7 +25,7 @@ capped as (
             ) as recency_rank
         from bucketed
     ) as ranked
-    where recency_rank <= {{ var('covisit_max_items_per_window') }}
+    where recency_rank <= {{ sql_number(var('covisit_max_items_per_window'), 'covisit_max_items_per_window', integer=true) }}
 ),
 
 pairs as (
@@ -54,7 +54,7 @@ ranked_pairs as (
 ),
 
 covisitation as (
-    select * from ranked_pairs where neighbour_rank <= {{ var('covisit_neighbours') }}
+    select * from ranked_pairs where neighbour_rank <= {{ sql_number(var('covisit_neighbours'), 'covisit_neighbours', integer=true) }}
 )
 
 select * from covisitation

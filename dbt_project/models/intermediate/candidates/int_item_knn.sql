@@ -31,7 +31,7 @@ scored as (
         pairs.item_id,
         pairs.neighbour_item_id,
         pairs.co_users,
-        pairs.co_users / (sqrt(anchor.users * neighbour.users) + {{ var('item_knn_shrink') }}) as similarity
+        pairs.co_users / (sqrt(anchor.users * neighbour.users) + {{ sql_number(var('item_knn_shrink'), 'item_knn_shrink') }}) as similarity
     from pairs
     inner join item_users as anchor
         on pairs.snapshot = anchor.snapshot and pairs.item_id = anchor.item_id
@@ -49,7 +49,7 @@ ranked as (
 ),
 
 neighbours as (
-    select * from ranked where neighbour_rank <= {{ var('item_knn_neighbours') }}
+    select * from ranked where neighbour_rank <= {{ sql_number(var('item_knn_neighbours'), 'item_knn_neighbours', integer=true) }}
 )
 
 select * from neighbours

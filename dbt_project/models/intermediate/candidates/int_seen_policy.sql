@@ -26,7 +26,7 @@ policy as (
         rebought_items,
         rebought_items / nullif(label_items, 0) as rebuy_share,
         {% if setting is string and setting | lower == 'auto' -%}
-        coalesce(rebought_items / nullif(label_items, 0), 1) < {{ var('exclude_seen_below') | float }} as exclude_seen,
+        coalesce(rebought_items / nullif(label_items, 0), 1) < {{ sql_number(var('exclude_seen_below'), 'exclude_seen_below') }} as exclude_seen,
         'auto' as decided_by
         {%- else -%}
         {{ 'true' if setting in (true, 'true', 'True', 1) else 'false' }} as exclude_seen,

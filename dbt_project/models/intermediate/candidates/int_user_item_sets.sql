@@ -17,7 +17,7 @@ ranked as (
 ),
 
 capped as (
-    select * from ranked where recency_rank <= {{ var('collaborative_history_items') }}
+    select * from ranked where recency_rank <= {{ sql_number(var('collaborative_history_items'), 'collaborative_history_items', integer=true) }}
 )
 
 select * from capped

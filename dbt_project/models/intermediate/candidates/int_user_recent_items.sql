@@ -10,7 +10,7 @@ ranked as (
         history.user_id,
         history.item_id,
         history.days_since_last,
-        exp(-ln(2) * history.days_since_last / {{ var('recency_half_life_days') }}) as recency_weight,
+        exp(-ln(2) * history.days_since_last / {{ sql_number(var('recency_half_life_days'), 'recency_half_life_days') }}) as recency_weight,
         row_number() over (
             partition by history.snapshot, history.user_id
             order by history.days_since_last, history.item_id
@@ -20,7 +20,7 @@ ranked as (
 ),
 
 recent as (
-    select * from ranked where recency_rank <= {{ var('recent_items') }}
+    select * from ranked where recency_rank <= {{ sql_number(var('recent_items'), 'recent_items', integer=true) }}
 )
 
 select * from recent

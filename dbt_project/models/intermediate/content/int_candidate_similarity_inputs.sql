@@ -10,7 +10,7 @@ profiles as (
 ),
 recent as (
     select * from {{ ref('int_user_recent_items') }}
-    where recency_rank <= {{ var('sim_recent_items') }}
+    where recency_rank <= {{ sql_number(var('sim_recent_items'), 'sim_recent_items', integer=true) }}
 ),
 
 candidate_lists as (

@@ -8,7 +8,7 @@ exploded as (
     select distinct
         item_id,
         {% if var('category_separator') -%}
-        trim(unnest(string_split(category, {{ "'" ~ (var('category_separator') | string | replace("'", "''")) ~ "'" }}))) as category
+        trim(unnest(string_split(category, {{ sql_string(var('category_separator'), 'category_separator') }}))) as category
         {%- else -%}
         category
         {%- endif %}

@@ -11,7 +11,7 @@ counted as (
         cutoff_ts,
         item_id,
         {% for days in var('popularity_window_days') -%}
-        count(*) filter (where age_days <= {{ days }}) as events_{{ days }}d,
+        count(*) filter (where age_days <= {{ sql_number(days, 'popularity_window_days', integer=true) }}) as events_{{ days }}d,
         {% endfor -%}
         count(distinct user_id) filter (where age_days <= 30) as users_30d,
         count(*) as events_total,

@@ -15,7 +15,7 @@ history as (
         min(age_days) as days_since_last,
         max(age_days) as days_since_first,
         -- rounded: a parallel float sum differs in its last bits from run to run, and ranks must not
-        round(sum(exp(-ln(2) * age_days / {{ var('recency_half_life_days') }})), 9) as recency_weight
+        round(sum(exp(-ln(2) * age_days / {{ sql_number(var('recency_half_life_days'), 'recency_half_life_days') }})), 9) as recency_weight
     from events
     group by snapshot, cutoff_ts, user_id, item_id
 )

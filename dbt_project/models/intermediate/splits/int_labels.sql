@@ -13,7 +13,7 @@ in_window as (
         events.item_id,
         case events.event_type
             {%- for event_type, weight in weights.items() %}
-            when '{{ event_type | string | replace("'", "''") }}' then {{ weight | int }}
+            when {{ sql_string(event_type, 'event_weights') }} then {{ sql_number(weight, 'event_weights') }}
             {%- endfor %}
             else 1
         end as grade
@@ -23,7 +23,7 @@ in_window as (
         and events.event_ts < snapshots.label_end_ts
     where events.cancelled_ts is null
     {%- if var('label_min_rating') is not none %}
-        and (events.rating is null or events.rating >= {{ var('label_min_rating') | float }})
+        and (events.rating is null or events.rating >= {{ sql_number(var('label_min_rating'), 'label_min_rating') }})
     {%- endif %}
 ),
 

@@ -12,12 +12,12 @@ bounds as (
         min(event_ts) as start_ts,
         max(event_ts) as end_ts,
         {% if var('train_cutoff') -%}
-        cast({{ "'" ~ (var('train_cutoff') | string | replace("'", "''")) ~ "'" }} as timestamp)
+        {{ sql_timestamp(var('train_cutoff'), 'train_cutoff') }}
         {%- else -%}
         date_trunc('day', quantile_cont(event_ts, 0.8))
         {%- endif %} as train_cutoff_ts,
         {% if var('test_cutoff') -%}
-        cast({{ "'" ~ (var('test_cutoff') | string | replace("'", "''")) ~ "'" }} as timestamp)
+        {{ sql_timestamp(var('test_cutoff'), 'test_cutoff') }}
         {%- else -%}
         date_trunc('day', quantile_cont(event_ts, 0.9))
         {%- endif %} as test_cutoff_ts
@@ -25,7 +25,7 @@ bounds as (
 ),
 
 snapshots as (
-    {% for k in range(var('train_snapshots') | int) -%}
+    {% for k in range(sql_number(var('train_snapshots'), 'train_snapshots', integer=true, minimum=1) | int) -%}
     select
         '{{ "train" if k == 0 else "train_" ~ (k + 1) }}' as snapshot,
         'train' as split,
