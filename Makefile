@@ -40,13 +40,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: install  ## slow (about an hour on 2 cores): JSON figures in benchmarks/results/
+bench: install  ## slow (about two hours on 2 cores): JSON figures in benchmarks/results/
 	$(BIN)/python benchmarks/bench_dbt.py --preset demo --layer foundation
 	$(BIN)/python benchmarks/bench_dbt.py --preset demo
 	$(BIN)/python benchmarks/bench_dbt.py --preset large --layer foundation
 	$(BIN)/python benchmarks/bench_dbt.py --preset large --reuse-data
 	$(BIN)/python benchmarks/bench_embeddings.py --items 50000
 	$(BIN)/python benchmarks/bench_training.py --warehouse benchmarks/results/work/large
+	$(BIN)/pip install --quiet -e '.[bench]'
+	cd benchmarks && ../$(BIN)/python bench_quality.py
 
 docs: install
 	$(DBT) docs generate $(DBT_ARGS)
