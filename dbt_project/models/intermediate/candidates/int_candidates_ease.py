@@ -44,18 +44,16 @@ def rank_within_row(rows: np.ndarray) -> np.ndarray:
     if not len(rows):
         return np.zeros(0, dtype=np.int64)
     starts = np.r_[True, rows[1:] != rows[:-1]]
-    return np.arange(len(rows)) - np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0)) + 1
+    return (
+        np.arange(len(rows)) - np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0)) + 1
+    )
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     regularisation = float(dbt.config.get("ease_lambda"))
     k = int(dbt.config.get("candidates_ease"))
-    inputs = (
-        dbt.ref("int_ease_inputs")
-        .order("snapshot, user_row, item_row")
-        .to_arrow_table()
-    )
+    inputs = dbt.ref("int_ease_inputs").order("snapshot, user_row, item_row").to_arrow_table()
     pieces = []
     for snapshot in inputs.column("snapshot").unique().to_pylist():
         part = inputs.filter(pc.equal(inputs.column("snapshot"), snapshot))
