@@ -57,6 +57,7 @@ class BuildSummary:
     candidate_recall: list[tuple[str, str, float, float]]
     returns_by_match: dict[str, int] = field(default_factory=dict)  # matched_by -> returns
     service_suspects: list[ServiceSuspect] = field(default_factory=list)
+    seen_policy: tuple[bool, float | None, str] | None = None  # exclude?, re-buy share, decided by
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -111,7 +112,14 @@ def summarise_build(db: Path) -> BuildSummary:
             if {"int_interactions_clean", "int_items_clean"} <= present
             else []
         )
-    return BuildSummary(counts, reasons, snapshots, recall, returns, suspects)
+        policy = (
+            con.execute(
+                "select exclude_seen, rebuy_share, decided_by from int_seen_policy"
+            ).fetchall()[0]
+            if "int_seen_policy" in present
+            else None
+        )
+    return BuildSummary(counts, reasons, snapshots, recall, returns, suspects, policy)
 
 
 def service_line_suspects(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[ServiceSuspect]:
@@ -210,6 +218,13 @@ def format_summary(summary: BuildSummary) -> str:
             f"  {name:<10}{split:<7}cutoff {cutoff}   labels until {end or '-'}"
             for name, split, cutoff, end in summary.snapshots
         ]
+    if summary.seen_policy:
+        exclude, share, decided_by = summary.seen_policy
+        share_text = "unknown" if share is None else f"{share:.0%}"
+        lines.append(
+            f"Items users already had: {'left out of' if exclude else 'kept in'} the candidates"
+            f" ({decided_by}; re-buys are {share_text} of the train labels)."
+        )
     if summary.candidate_recall:
         lines.append("Candidate recall on the test snapshot (share of next items proposed):")
         lines += [

@@ -77,6 +77,12 @@ def test_a_log_without_re_buys_leaves_seen_items_out_automatically(taste_shop) -
     assert (exclude, share, decided_by) == (True, 0.0, "auto")
     assert taste_shop.query("select count(*) from fct_candidates where is_seen") == [(0,)]
     assert taste_shop.query("select count(*) from fct_candidates")[0][0] > 0
+    from recsql.summary import format_summary, summarise_build
+
+    assert (
+        "Items users already had: left out of the candidates (auto; re-buys are 0% of the train"
+        in format_summary(summarise_build(taste_shop.db))
+    )
 
 
 def test_a_shop_of_re_buys_keeps_seen_items(demo_warehouse) -> None:
