@@ -1,7 +1,8 @@
 """Offline evaluation on the test snapshot: the ranker and the baselines, on the same users.
 
 Users are every user with a label in the test window, whether or not any generator found
-their items: end-to-end numbers, not numbers within the candidates. Methods:
+their items: end-to-end numbers, not numbers within the candidates. When the build leaves out
+items users already had (``int_seen_policy``), the truth is their new items only. Methods:
 
 * ``ranker``: the model's scores over the user's candidates;
 * ``popularity_recent``: every item available at the cutoff, by events in the last 7 days
@@ -103,9 +104,15 @@ def generator_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 def evaluate_test_snapshot(
     con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: Sequence[str], version: str
 ) -> Evaluation:
+    exclude_seen = seen_items_excluded(con)
+    con.execute(
+        "create or replace temp view eval_labels as select labels.user_id, labels.item_id"
+        " from int_labels as labels where labels.snapshot = 'test'"
+        + (f" and not exists ({SEEN_SQL.format(user='labels.user_id', item='labels.item_id')})"
+           if exclude_seen else "")
+    )  # fmt: skip
     users = con.execute(
-        "select user_id, count(*) from int_labels where snapshot = ? group by user_id order by user_id",
-        [SNAPSHOT],
+        "select user_id, count(*) from eval_labels group by user_id order by user_id"
     ).fetchall()
     if not users:
         return Evaluation([], None)
@@ -122,13 +129,21 @@ def evaluate_test_snapshot(
     item_events = np.array([events for _, events in catalog], dtype=np.float64)
 
     methods = {"ranker": _ranker_top(con, booster, features)}
+    # the same list for everyone, less what each user already had when seen items are left out
+    unseen = (
+        f" where not exists ({SEEN_SQL.format(user='eval_users.user_id', item='popular.item_id')})"
+        if exclude_seen
+        else ""
+    )
     methods["popularity_recent"] = (
-        "select eval_users.user_id, popular.item_id, popular.rank from eval_users cross join ("
+        "select eval_users.user_id, popular.item_id, row_number() over (partition by"
+        " eval_users.user_id order by popular.position) - 1 as rank from eval_users cross join ("
         " select popularity.item_id, row_number() over (order by events_7d desc, events_30d desc,"
-        " popularity.item_id) - 1 as rank from int_item_popularity as popularity"
+        " popularity.item_id) as position from int_item_popularity as popularity"
         " inner join int_available_items as available on popularity.snapshot = available.snapshot"
         " and popularity.item_id = available.item_id where popularity.snapshot = 'test'"
-        f" qualify rank < {DEPTH}) as popular"
+        f" qualify position <= {DEPTH * (10 if exclude_seen else 1)}) as popular{unseen}"
+        f" qualify rank < {DEPTH}"
     )
     for name in generator_names(con):
         methods[f"gen_{name}"] = (
@@ -148,6 +163,24 @@ def evaluate_test_snapshot(
         con.unregister("eval_users")
         con.unregister("ranker_scores")
     return Evaluation(rows, compare_with_best_baseline(verdict_values))
+
+
+SEEN_SQL = (
+    "select 1 from int_user_item_history as history where history.snapshot = 'test'"
+    " and history.user_id = {user} and history.item_id = {item}"
+)
+
+
+def seen_items_excluded(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the build leaves out items users already had (int_seen_policy). Then the test
+    snapshot's truth leaves them out too, and so does every list, popularity's included: the
+    question becomes "what new items will they take", for every method alike."""
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'int_seen_policy'"
+    ).fetchall()
+    if not rows[0][0]:
+        return False
+    return bool(con.execute("select exclude_seen from int_seen_policy").fetchall()[0][0])
 
 
 def generator_order(name: str) -> str:
@@ -232,8 +265,8 @@ def _ranked(
         f"select ranked.user_id, ranked.item_id, ranked.rank, labels.item_id is not null as hit"
         f" from ({ranked_sql}) as ranked"
         " inner join eval_users on ranked.user_id = eval_users.user_id"
-        " left join int_labels as labels on labels.snapshot = 'test'"
-        " and labels.user_id = ranked.user_id and labels.item_id = ranked.item_id"
+        " left join eval_labels as labels"
+        " on labels.user_id = ranked.user_id and labels.item_id = ranked.item_id"
     ).fetchnumpy()
     return metrics.Ranked(
         user=np.searchsorted(user_ids, rows["user_id"].astype(object)),

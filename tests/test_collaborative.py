@@ -178,3 +178,55 @@ def test_knobs_of_candidates_and_snapshots_refuse_pasted_sql(
             vars={var: value},
         )  # fmt: skip
     assert message in str(failure.value)
+
+
+def test_when_seen_items_are_left_out_the_truth_and_popularity_leave_them_out_too(
+    taste_shop, tmp_path
+) -> None:
+    from recsql.training import train_ranker
+    from tests.conftest import copy_warehouse
+
+    shop = copy_warehouse(taste_shop, tmp_path)
+    with shop.env():
+        train_ranker(shop.db, rounds=30, seed=1, show_progress=False)
+    # recall@20 of recent popularity over new items only, recomputed independently in SQL
+    (expected,) = shop.query(
+        """
+        with seen as (
+            select user_id, item_id from int_user_item_history where snapshot = 'test'
+        ),
+        truth as (
+            select labels.user_id, labels.item_id from int_labels as labels
+            where labels.snapshot = 'test'
+            and not exists (select 1 from seen where seen.user_id = labels.user_id
+                            and seen.item_id = labels.item_id)
+        ),
+        popular as (
+            select popularity.item_id, row_number() over (order by events_7d desc,
+                events_30d desc, popularity.item_id) as position
+            from int_item_popularity as popularity
+            inner join int_available_items as available
+                on popularity.snapshot = available.snapshot and popularity.item_id = available.item_id
+            where popularity.snapshot = 'test'
+        ),
+        shown as (
+            select users.user_id, popular.item_id, row_number() over (
+                partition by users.user_id order by popular.position) as rank
+            from (select distinct user_id from truth) as users cross join popular
+            where not exists (select 1 from seen where seen.user_id = users.user_id
+                              and seen.item_id = popular.item_id)
+        ),
+        per_user as (
+            select truth.user_id, count(shown.item_id) / count(*) as recall
+            from truth left join shown on truth.user_id = shown.user_id
+                and truth.item_id = shown.item_id and shown.rank <= 20
+            group by truth.user_id
+        )
+        select avg(recall) from per_user
+        """
+    )[0]
+    [(measured,)] = shop.query(
+        "select value from model_metrics where method = 'popularity_recent'"
+        " and metric = 'recall' and k = 20"
+    )
+    assert measured == pytest.approx(expected) and expected > 0
