@@ -285,6 +285,7 @@ def recsql_lists(
     }  # fmt: skip
     lists, per_seed, train_seconds = [], [], []
     position = {item: column for column, item in enumerate(split.items)}
+    row_of = {int(split.users[row]): i for i, row in enumerate(split.test_rows)}
     for seed in seeds:
         train_seconds.append(run([str(bin_dir / "recsql"), "train", "--seed", str(seed)], env, log))
         run([str(bin_dir / "recsql"), "score", "--top-k", str(N)], env, log)
@@ -303,7 +304,6 @@ def recsql_lists(
                 ).fetchall()
             )
         table = np.full((len(split.test_rows), N), -1, dtype=np.int64)
-        row_of = {int(split.users[row]): i for i, row in enumerate(split.test_rows)}
         for user, item, rank, _ in recs:
             i = row_of.get(int(user))
             if i is not None and rank <= N:

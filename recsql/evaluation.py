@@ -18,7 +18,6 @@ the ranker earned its place and `recsql score --method best` can serve the winne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -26,12 +25,13 @@ import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 
-from recsql import metrics
-from recsql.ranking_data import load_split
+from recsql import metrics, warehouse
+from recsql.ranking_data import RankingData
 
 SNAPSHOT = "test"
 DEPTH = max(metrics.KS)
-# version, snapshot, method, metric, k, value, ci95_low, ci95_high
+# snapshot, method, metric, k, value, ci95_low, ci95_high; a model_metrics row leads with the version
+MeasuredRow = tuple[str, str, str, int, float, float | None, float | None]
 MetricRow = tuple[str, str, str, str, int, float, float | None, float | None]
 VERDICT_METRIC, VERDICT_K = "ndcg", 10
 RANKER = "ranker"
@@ -89,8 +89,12 @@ class Verdict:
 
 @dataclass
 class Evaluation:
-    rows: list[MetricRow]
+    rows: list[MeasuredRow]
     verdict: Verdict | None
+
+    def rows_for(self, version: str) -> list[MetricRow]:
+        """The rows as model_metrics holds them, for the model registered as ``version``."""
+        return [(version, *row) for row in self.rows]
 
 
 def generator_names(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -102,8 +106,12 @@ def generator_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def evaluate_test_snapshot(
-    con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: Sequence[str], version: str
+    con: duckdb.DuckDBPyConnection,
+    booster: lgb.Booster,
+    test: RankingData,
 ) -> Evaluation:
+    """Rank the test snapshot by ``booster`` (over ``test``, the split's rows the caller has
+    already read) and by every baseline; intervals for each, and the verdict."""
     exclude_seen = seen_items_excluded(con)
     con.execute(
         "create or replace temp view eval_labels as select labels.user_id, labels.item_id"
@@ -128,7 +136,7 @@ def evaluate_test_snapshot(
     item_ids = np.array([item for item, _ in catalog], dtype=object)
     item_events = np.array([events for _, events in catalog], dtype=np.float64)
 
-    methods = {"ranker": _ranker_top(con, booster, features)}
+    methods = {"ranker": _ranker_top(con, booster, test)}
     # the same list for everyone, less what each user already had when seen items are left out
     unseen = (
         f" where not exists ({SEEN_SQL.format(user='eval_users.user_id', item='popular.item_id')})"
@@ -152,13 +160,14 @@ def evaluate_test_snapshot(
             f" where split = 'test' qualify rank < {DEPTH}"
         )
     con.register("eval_users", pa.table({"user_id": pa.array(user_ids.tolist(), pa.string())}))
-    rows: list[MetricRow] = []
+    rows: list[MeasuredRow] = []
     verdict_values: dict[str, np.ndarray] = {}
     try:
         for method, ranked_sql in methods.items():
             ranked = _ranked(con, ranked_sql, user_ids, item_ids)
-            rows.extend(_method_rows(version, method, ranked, relevant, item_ids, item_events))
-            verdict_values[method] = metrics.per_user(ranked, relevant, VERDICT_K)[VERDICT_METRIC]
+            per_user = {k: metrics.per_user(ranked, relevant, k) for k in metrics.KS}
+            rows.extend(_method_rows(method, ranked, per_user, item_ids, item_events))
+            verdict_values[method] = per_user[VERDICT_K][VERDICT_METRIC]
     finally:
         con.unregister("eval_users")
         con.unregister("ranker_scores")
@@ -175,12 +184,8 @@ def seen_items_excluded(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the build leaves out items users already had (int_seen_policy). Then the test
     snapshot's truth leaves them out too, and so does every list, popularity's included: the
     question becomes "what new items will they take", for every method alike."""
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_name = 'int_seen_policy'"
-    ).fetchall()
-    if not rows[0][0]:
-        return False
-    return bool(con.execute("select exclude_seen from int_seen_policy").fetchall()[0][0])
+    policy = warehouse.seen_policy(con)
+    return policy is not None and policy.exclude
 
 
 def generator_order(name: str) -> str:
@@ -204,41 +209,41 @@ def compare_with_best_baseline(values: dict[str, np.ndarray]) -> Verdict | None:
 
 
 def _method_rows(
-    version: str,
     method: str,
     ranked: metrics.Ranked,
-    relevant: np.ndarray,
+    per_user: dict[int, dict[str, np.ndarray]],
     item_ids: np.ndarray,
     item_events: np.ndarray,
-) -> list[MetricRow]:
+) -> list[MeasuredRow]:
     """Every metric at every k for one method; per-user means with 95 % bootstrap intervals."""
-    rows: list[MetricRow] = []
-    for k in metrics.KS:
-        per_user = metrics.per_user(ranked, relevant, k)
-        names = list(per_user)
+    rows: list[MeasuredRow] = []
+    for k, values in per_user.items():
+        names = list(values)
         low, high = metrics.confidence_interval(
-            metrics.bootstrap_means(np.column_stack([per_user[name] for name in names]))
+            metrics.bootstrap_means(np.column_stack([values[name] for name in names]))
         )
-        for position, name in enumerate(names):
-            rows.append(
-                (version, SNAPSHOT, method, name, k, float(per_user[name].mean()),
-                 float(low[position]), float(high[position]))
-            )  # fmt: skip
+        rows += [
+            (SNAPSHOT, method, name, k, float(values[name].mean()), float(lo), float(hi))
+            for name, lo, hi in zip(names, low, high, strict=True)
+        ]
         rows.append(
-            (version, SNAPSHOT, method, "coverage", k,
-             metrics.coverage(ranked, len(item_ids), k), None, None)
-        )  # fmt: skip
+            (
+                SNAPSHOT,
+                method,
+                "coverage",
+                k,
+                metrics.coverage(ranked, len(item_ids), k),
+                None,
+                None,
+            )
+        )
         rows.append(
-            (version, SNAPSHOT, method, "novelty", k,
-             metrics.novelty(ranked, item_events, k), None, None)
-        )  # fmt: skip
+            (SNAPSHOT, method, "novelty", k, metrics.novelty(ranked, item_events, k), None, None)
+        )
     return rows
 
 
-def _ranker_top(
-    con: duckdb.DuckDBPyConnection, booster: lgb.Booster, features: Sequence[str]
-) -> str:
-    data = load_split(con, SNAPSHOT, features)
+def _ranker_top(con: duckdb.DuckDBPyConnection, booster: lgb.Booster, data: RankingData) -> str:
     scores = (
         booster.predict(data.features, num_iteration=booster.best_iteration or None)
         if len(data.labels)

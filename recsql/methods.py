@@ -40,10 +40,11 @@ def choices(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def resolve(con: duckdb.DuckDBPyConnection, requested: str, metadata: dict) -> str:
     """``best`` becomes the model's recorded serve_method (the ranker for older models)."""
-    method = metadata.get("serve_method") or RANKER if requested == BEST else requested
+    method = (metadata.get("serve_method") or RANKER) if requested == BEST else requested
     method = ALIASES.get(method, method)
-    if method not in choices(con)[1:]:
-        raise UnknownMethod(f"--method {requested!r} is not one of: {', '.join(choices(con))}")
+    allowed = choices(con)
+    if method not in allowed[1:]:
+        raise UnknownMethod(f"--method {requested!r} is not one of: {', '.join(allowed)}")
     return method
 
 
@@ -51,13 +52,11 @@ def seen_policy(con: duckdb.DuckDBPyConnection, override: bool | None) -> tuple[
     """(exclude seen items?, why) from --exclude-seen/--keep-seen, else int_seen_policy."""
     if override is not None:
         return override, "--exclude-seen given" if override else "--keep-seen given"
-    if not warehouse.table_exists(con, "int_seen_policy"):
+    policy = warehouse.seen_policy(con)
+    if policy is None:
         return False, "no int_seen_policy table (an older build)"
-    exclude, share, decided_by = con.execute(
-        "select exclude_seen, rebuy_share, decided_by from int_seen_policy"
-    ).fetchall()[0]
-    share_text = "unknown" if share is None else f"{share:.0%}"
-    return bool(exclude), f"{decided_by}: re-buys are {share_text} of the train labels"
+    share = "unknown" if policy.rebuy_share is None else f"{policy.rebuy_share:.0%}"
+    return policy.exclude, f"{policy.decided_by}: re-buys are {share} of the train labels"
 
 
 def baseline_top(

@@ -118,3 +118,13 @@ def feature_matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
         column = pc.fill_null(table.column(name).cast(pa.float64()), np.nan)
         matrix[:, position] = column.to_numpy()
     return matrix
+
+
+def rank_within_user(users_in_order: np.ndarray) -> np.ndarray:
+    """1-based position of each row within its run of equal users (or any sorted key)."""
+    n = len(users_in_order)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.r_[True, users_in_order[1:] != users_in_order[:-1]]
+    start_index = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    return np.arange(n) - start_index + 1

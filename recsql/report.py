@@ -24,8 +24,8 @@ SHOWN = [
 
 def metrics_table(rows: Sequence[tuple]) -> str:
     """Methods as rows, the key metrics as columns, best NDCG@10 first."""
-    values = {(row[2], row[3], row[4]): row[5] for row in rows}
-    intervals = {(row[2], row[3], row[4]): row[6:8] for row in rows if len(row) > 7}
+    values = {(method, metric, k): value for _, _, method, metric, k, value, _, _ in rows}
+    intervals = {(method, metric, k): (low, high) for _, _, method, metric, k, _, low, high in rows}
     methods = sorted(
         {method for method, _, _ in values}, key=lambda m: -values.get((m, "ndcg", 10), 0.0)
     )
@@ -44,10 +44,10 @@ def metrics_table(rows: Sequence[tuple]) -> str:
 
 def show(db: Path, *, user_count: int = 3, user_ids: Sequence[str] = ()) -> str:
     with duckdb.connect(str(db), read_only=True) as con:
-        version, _ = warehouse.latest_model(con)
+        version = warehouse.registered_model(con).version
         rows = con.execute(
-            "select * exclude (ci95_low, ci95_high), ci95_low, ci95_high from model_metrics"
-            " where model_version = ?",
+            "select model_version, snapshot, method, metric, k, value, ci95_low, ci95_high"
+            " from model_metrics where model_version = ?",
             [version],
         ).fetchall()
         out = [

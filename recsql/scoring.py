@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsql import attribution, methods, model_files, outputs, progress, reasons, warehouse
-from recsql.ranking_data import RankingData, load_split
+from recsql.ranking_data import RankingData, load_split, rank_within_user
 
 ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
 
@@ -172,13 +172,3 @@ def top_k_per_user(users: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     order = np.lexsort((-scores, codes))
     rank = rank_within_user(codes[order])
     return order[rank <= k]
-
-
-def rank_within_user(users_in_order: np.ndarray) -> np.ndarray:
-    """1-based position of each row within its run of equal users."""
-    n = len(users_in_order)
-    if not n:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.r_[True, users_in_order[1:] != users_in_order[:-1]]
-    start_index = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    return np.arange(n) - start_index + 1

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from recsql import warehouse
+
 MAIN_TABLES = (
     "stg_interactions",
     "int_interactions_clean",
@@ -57,7 +59,7 @@ class BuildSummary:
     candidate_recall: list[tuple[str, str, float, float]]
     returns_by_match: dict[str, int] = field(default_factory=dict)  # matched_by -> returns
     service_suspects: list[ServiceSuspect] = field(default_factory=list)
-    seen_policy: tuple[bool, float | None, str] | None = None  # exclude?, re-buy share, decided by
+    seen_policy: warehouse.SeenPolicy | None = None
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -112,13 +114,7 @@ def summarise_build(db: Path) -> BuildSummary:
             if {"int_interactions_clean", "int_items_clean"} <= present
             else []
         )
-        policy = (
-            con.execute(
-                "select exclude_seen, rebuy_share, decided_by from int_seen_policy"
-            ).fetchall()[0]
-            if "int_seen_policy" in present
-            else None
-        )
+        policy = warehouse.seen_policy(con)
     return BuildSummary(counts, reasons, snapshots, recall, returns, suspects, policy)
 
 
@@ -218,12 +214,11 @@ def format_summary(summary: BuildSummary) -> str:
             f"  {name:<10}{split:<7}cutoff {cutoff}   labels until {end or '-'}"
             for name, split, cutoff, end in summary.snapshots
         ]
-    if summary.seen_policy:
-        exclude, share, decided_by = summary.seen_policy
-        share_text = "unknown" if share is None else f"{share:.0%}"
+    if policy := summary.seen_policy:
+        share = "unknown" if policy.rebuy_share is None else f"{policy.rebuy_share:.0%}"
         lines.append(
-            f"Items users already had: {'left out of' if exclude else 'kept in'} the candidates"
-            f" ({decided_by}; re-buys are {share_text} of the train labels)."
+            f"Items users already had: {'left out of' if policy.exclude else 'kept in'} the"
+            f" candidates ({policy.decided_by}; re-buys are {share} of the train labels)."
         )
     if summary.candidate_recall:
         lines.append("Candidate recall on the test snapshot (share of next items proposed):")

@@ -68,6 +68,11 @@ def is_validation_user(users: np.ndarray, seed: int, fraction: float) -> np.ndar
     return np.fromiter((buckets[user] < threshold for user in users), dtype=bool, count=len(users))
 
 
+def query_count(data: RankingData, mask: np.ndarray) -> int:
+    """Queries (snapshot, user) among the rows in ``mask``."""
+    return len(group_sizes_in_row_order(data.snapshots[mask], data.users[mask]))
+
+
 def in_positive_groups(data: RankingData) -> np.ndarray:
     """Rows whose query (snapshot, user) has at least one positive label."""
     sizes = group_sizes_in_row_order(data.snapshots, data.users)
@@ -148,17 +153,9 @@ def train_ranker(
         counts = {
             "train_rows": int(keep.sum()),
             "train_users": int(len(np.unique(data.users[keep]))),
-            "train_queries": int(
-                len(group_sizes_in_row_order(data.snapshots[keep], data.users[keep]))
-            ),
+            "train_queries": query_count(data, keep),
             "positives": int((data.labels[keep] > 0).sum()),
-            "validation_queries": int(
-                len(
-                    group_sizes_in_row_order(
-                        data.snapshots[keep & validation], data.users[keep & validation]
-                    )
-                )
-            ),
+            "validation_queries": query_count(data, keep & validation),
             "validation": held_out if validation.any() else "none",
         }
         progress.note(
@@ -178,10 +175,9 @@ def train_ranker(
         )
         evaluated = _fit(train, features, merged, best_iteration)
         progress.note("ranking the test snapshot: the ranker and every baseline", show_progress)
-        evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, features, "")
+        test = load_split(con, "test", features)  # read once: ranked here, then learnt from
+        evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, test)
         del evaluated
-
-        test = load_split(con, "test", features)
         test = test.subset(in_positive_groups(test))
         progress.note(
             f"refitting on every labelled snapshot, test included (+{len(test.labels):,} rows)",
@@ -224,7 +220,7 @@ def train_ranker(
             metadata["positives"],
             verdict=verdict,
         )
-        result.metrics = [(version, *row[1:]) for row in evaluation_result.rows]
+        result.metrics = evaluation_result.rows_for(version)
         warehouse.register_model(con, metadata, model_dir, final, result.metrics)
     return result
 

@@ -179,6 +179,25 @@ def snapshot_cutoffs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str
     return {snapshot: (split, cutoff) for snapshot, split, cutoff in rows}
 
 
+@dataclass(frozen=True)
+class SeenPolicy:
+    """The build's decision on items users already had (model int_seen_policy)."""
+
+    exclude: bool
+    rebuy_share: float | None  # of the train snapshots' label items
+    decided_by: str  # 'auto' or 'var exclude_seen'
+
+
+def seen_policy(con: duckdb.DuckDBPyConnection) -> SeenPolicy | None:
+    """The build's seen-items policy; None for a warehouse built before it existed."""
+    if not table_exists(con, "int_seen_policy"):
+        return None
+    exclude, share, decided_by = con.execute(
+        "select exclude_seen, rebuy_share, decided_by from int_seen_policy"
+    ).fetchall()[0]
+    return SeenPolicy(bool(exclude), share, decided_by)
+
+
 def warehouse_root(con: duckdb.DuckDBPyConnection) -> Path:
     """The warehouse a connection's file belongs to: the folder holding the DuckDB file.
 
@@ -320,9 +339,3 @@ def registered_model(con: duckdb.DuckDBPyConnection, version: str | None = None)
             raise errors.NotBuilt("no model is registered yet: run `recsql train` first")
     found, stored, sha256 = rows[0]
     return RegisteredModel(found, resolve_location(con, stored, found), sha256)
-
-
-def latest_model(con: duckdb.DuckDBPyConnection, version: str | None = None) -> tuple[str, Path]:
-    """(version, folder) of the requested or most recent registered model."""
-    model = registered_model(con, version)
-    return model.version, model.folder

@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pytest
 
+from recsql.ranking_data import rank_within_user
 from tests.conftest import REPO, Warehouse
 
 GROUPS, ITEMS_PER_GROUP, USERS = 4, 15, 120  # 60 items: popularity's 30 cannot hold them all
@@ -154,7 +155,7 @@ def test_ease_keeps_each_rows_best_positive_scores_in_order() -> None:
     rows, columns, values = ease.top_items(scores, 3)
     assert rows.tolist() == [0, 0, 0, 1, 1]
     assert columns.tolist() == [1, 3, 0, 2, 3]  # ties by column; zero and negative scores dropped
-    assert ease.rank_within_row(rows).tolist() == [1, 2, 3, 1, 2]
+    assert rank_within_user(rows).tolist() == [1, 2, 3, 1, 2]
 
 
 @pytest.mark.parametrize(
@@ -166,6 +167,7 @@ def test_ease_keeps_each_rows_best_positive_scores_in_order() -> None:
         ("test_cutoff", "2025-06-01' as timestamp) or ('1", "test_cutoff must be a date"),
         ("exclude_seen_below", "0.1 or 1 = 1", "exclude_seen_below must be a number"),
         ("category_separator", ["|"], "category_separator must be text"),
+        ("exclude_seen", "yes", "exclude_seen must be true or false"),
     ],
 )
 def test_knobs_of_candidates_and_snapshots_refuse_pasted_sql(

@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from recsql.ranking_data import rank_within_user
+
 USERS_PER_BATCH = 4096  # users scored at a time: a dense (batch x items) block
 
 
@@ -37,16 +39,6 @@ def top_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nd
     rows = np.repeat(np.arange(scores.shape[0])[:, None], k, axis=1)
     keep = np.isfinite(values)
     return rows[keep], columns[keep], values[keep]
-
-
-def rank_within_row(rows: np.ndarray) -> np.ndarray:
-    """1-based position of each entry within its run of equal (sorted) row numbers."""
-    if not len(rows):
-        return np.zeros(0, dtype=np.int64)
-    starts = np.r_[True, rows[1:] != rows[:-1]]
-    return (
-        np.arange(len(rows)) - np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0)) + 1
-    )
 
 
 def model(dbt, session):
@@ -75,7 +67,7 @@ def model(dbt, session):
             batch = targets[start : start + USERS_PER_BATCH]
             scores = np.asarray(matrix[batch] @ weights)
             rows, columns, values = top_items(scores, k)
-            ranks = rank_within_row(rows)
+            ranks = rank_within_user(rows)
             pieces.append(
                 pa.table(
                     {

@@ -1,6 +1,7 @@
 -- Whether items a user already had may be recommended to them again (one row). var
 -- exclude_seen: true, false, or auto = exclude when re-buys are rarer than exclude_seen_below
--- of the train snapshots' label items (a ratings log: almost never; groceries: often).
+-- of the train snapshots' label items (a ratings log: almost never; groceries: often). Any
+-- other value than auto, true or false stops the build.
 -- Only train labels decide, so the test snapshot stays an honest judge.
 {%- set setting = var('exclude_seen') %}
 with
@@ -29,7 +30,7 @@ policy as (
         coalesce(rebought_items / nullif(label_items, 0), 1) < {{ sql_number(var('exclude_seen_below'), 'exclude_seen_below') }} as exclude_seen,
         'auto' as decided_by
         {%- else -%}
-        {{ 'true' if setting in (true, 'true', 'True', 1) else 'false' }} as exclude_seen,
+        {{ sql_boolean(setting, 'exclude_seen') }} as exclude_seen,
         'var exclude_seen' as decided_by
         {%- endif %}
     from measured

@@ -4,20 +4,10 @@
 with
 history as (select * from {{ ref('int_user_item_history') }}),
 
-ranked as (
-    select
-        snapshot,
-        user_id,
-        item_id,
-        times_bought,
-        row_number() over (
-            partition by snapshot, user_id order by days_since_last, item_id
-        ) as recency_rank
-    from history
-),
-
 capped as (
-    select * from ranked where recency_rank <= {{ sql_number(var('collaborative_history_items'), 'collaborative_history_items', integer=true) }}
+    select snapshot, user_id, item_id, times_bought, recency_rank
+    from history
+    where recency_rank <= {{ sql_number(var('collaborative_history_items'), 'collaborative_history_items', integer=true) }}
 )
 
 select * from capped

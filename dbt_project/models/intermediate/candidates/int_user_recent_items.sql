@@ -4,23 +4,17 @@ with
 users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
 history as (select * from {{ ref('int_user_item_history') }}),
 
-ranked as (
+recent as (
     select
         history.snapshot,
         history.user_id,
         history.item_id,
         history.days_since_last,
         exp(-ln(2) * history.days_since_last / {{ sql_number(var('recency_half_life_days'), 'recency_half_life_days') }}) as recency_weight,
-        row_number() over (
-            partition by history.snapshot, history.user_id
-            order by history.days_since_last, history.item_id
-        ) as recency_rank
+        history.recency_rank
     from history
     inner join users on history.snapshot = users.snapshot and history.user_id = users.user_id
-),
-
-recent as (
-    select * from ranked where recency_rank <= {{ sql_number(var('recent_items'), 'recent_items', integer=true) }}
+    where history.recency_rank <= {{ sql_number(var('recent_items'), 'recent_items', integer=true) }}
 )
 
 select * from recent

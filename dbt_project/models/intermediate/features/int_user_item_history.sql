@@ -1,6 +1,7 @@
 -- What each user did with each item before the cutoff: how often, how recently, and a
 -- recency-weighted count (half-life var recency_half_life_days). One row per snapshot, user
--- and item. The base of the repurchase generator and the user_item_ features.
+-- and item, ranked by recency within the user. The base of the repurchase generator, the
+-- user_item_ features and the seeds of the other generators.
 with
 events as (select * from {{ ref('int_events_before_cutoff') }}),
 
@@ -18,6 +19,16 @@ history as (
         round(sum(exp(-ln(2) * age_days / {{ sql_number(var('recency_half_life_days'), 'recency_half_life_days') }})), 9) as recency_weight
     from events
     group by snapshot, cutoff_ts, user_id, item_id
+),
+
+ranked as (
+    select
+        *,
+        -- 1 = the item the user had most recently: the generators' seeds are the first N
+        row_number() over (
+            partition by snapshot, user_id order by days_since_last, item_id
+        ) as recency_rank
+    from history
 )
 
-select * from history
+select * from ranked
