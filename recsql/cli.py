@@ -376,3 +376,93 @@ def _require_file(path: Path) -> None:
         raise click.ClickException(
             f"{path} does not exist: run `dbt build --project-dir dbt_project --profiles-dir .` first"
         )
+
+
+@cli.command()
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but this machine needs an API key.")  # fmt: skip
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--api-key", envvar="RECSQL_API_KEY", default=None,
+              help="Clients send it as the X-API-Key header on /recommendations, /similar and"
+              " /feedback. Also $RECSQL_API_KEY. Default: none (loopback only).")  # fmt: skip
+@click.option("--rate-limit", default=1000.0, show_default=True, type=click.FloatRange(min=0),
+              help="Requests per second per client address; 0 = no limit.")  # fmt: skip
+@click.option("--burst", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="Requests a client may make at once before the rate applies.")  # fmt: skip
+@click.option("--max-body-bytes", default=65536, show_default=True, type=click.IntRange(min=256),
+              help="Largest POST /feedback body accepted (413 past it).")  # fmt: skip
+@click.option("--table", default="recommendations", show_default=True,
+              help="The recommendations table to serve (one `recsql score --table` wrote).")  # fmt: skip
+@click.option("--poll-seconds", default=1.0, show_default=True, type=click.FloatRange(min=0.05),
+              help="How often to look for a new run in the DuckDB file.")  # fmt: skip
+@click.option("--rotate-seconds", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Feedback segments are sealed (readable by dbt) at least this often.")  # fmt: skip
+@click.option("--feedback-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where feedback segments go. Default: $RECSQL_WAREHOUSE/feedback.")  # fmt: skip
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="One JSON log line per request on stderr.")  # fmt: skip
+def serve(db, host, port, api_key, rate_limit, burst, max_body_bytes, table, poll_seconds,
+          rotate_seconds, feedback_dir, access_log) -> None:  # fmt: skip
+    """Serve recommendations, similar items and feedback over HTTP.
+
+    Answers from an in-memory copy of the latest `recsql score` run and swaps in a new run
+    when one is published, so it keeps answering while dbt build or recsql score write the
+    DuckDB file. Feedback (POST /feedback) is fsynced to $RECSQL_WAREHOUSE/feedback before
+    it is acknowledged; the next dbt build reads it (source feedback_events).
+
+    \b
+    Routes: GET /recommendations/{user_id}?k=  GET /similar/{item_id}?k=  POST /feedback
+            GET /health  GET /ready  GET /metrics (Prometheus)
+    Example:  RECSQL_API_KEY=s3cret recsql serve --port 8000
+    """
+    from recsql import feedback
+    from recsql import serve as service
+
+    path = resolve_db(db)
+    _require_file(path)
+    service.check_binding(host, api_key)
+    settings = service.ServeSettings(
+        db=path, feedback_dir=feedback_dir or feedback.feedback_dir(), table=table,
+        api_key=api_key or None, rate_limit=rate_limit, rate_burst=burst,
+        max_body_bytes=max_body_bytes, poll_seconds=poll_seconds, rotate_seconds=rotate_seconds,
+        access_log=access_log,
+    )  # fmt: skip
+    click.echo(f"recsql serve: http://{host}:{port} (Ctrl-C stops)", err=True)
+    service.run(settings, host=host, port=port)
+
+
+@cli.command("demo-feedback")
+@db_option
+@click.option("--url", default=None,
+              help="A running `recsql serve` (http://127.0.0.1:8000). Default: no server; the"
+              " events go through the same checks straight into the feedback store.")  # fmt: skip
+@click.option("--api-key", envvar="RECSQL_API_KEY", default=None,
+              help="Sent as X-API-Key. Also $RECSQL_API_KEY.")  # fmt: skip
+@click.option("--shoppers", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Visits to simulate (each sees one list).")  # fmt: skip
+@click.option("--k", "k", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Items each shopper is shown.")  # fmt: skip
+@click.option("--seed", default=7, show_default=True, help="Same seed, same shoppers.")
+@click.option("--feedback-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Without --url: where segments go. Default: $RECSQL_WAREHOUSE/feedback.")  # fmt: skip
+def demo_feedback(db, url, api_key, shoppers, k, seed, feedback_dir) -> None:
+    """Simulate shoppers who see the served lists and click, add to cart or buy.
+
+    Clicks fall with the position shown (the bias a later model must correct for); a few
+    shoppers are new to the shop and see the cold-start list.
+
+    \b
+    Example:  recsql demo-feedback --url http://127.0.0.1:8000 --shoppers 1000
+              recsql demo-feedback            # no server: straight into the store
+    """
+    from recsql import feedback_demo
+
+    path = warehouse_file(db)
+    result = feedback_demo.simulate(
+        path, shoppers=shoppers, k=k, seed=seed, url=url, api_key=api_key,
+        feedback_dir=feedback_dir,
+    )  # fmt: skip
+    counts = ", ".join(f"{name} {result.events[name]:,}" for name in
+                       ("impression", "click", "add_to_cart", "purchase"))  # fmt: skip
+    click.echo(f"{result.shoppers:,} shoppers (run {', '.join(sorted(result.runs))}): {counts}")

@@ -1,0 +1,177 @@
+"""Feedback: durable before it is acknowledged, sealed for dbt, and counted in the funnel mart."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recsql.cli import cli
+from recsql.feedback import FeedbackStore, read_events, recover_open_segments, segments
+from tests import test_serve
+from tests.conftest import Warehouse, copy_warehouse
+from tests.test_serve import Server
+
+scored_warehouse = test_serve.scored_warehouse  # the same fixture, for this module
+
+
+def event(n: int) -> dict:
+    return {"event_id": f"e{n}", "event_type": "click", "user_id": "u", "item_id": str(n)}
+
+
+def test_the_store_seals_segments_by_age_and_on_close(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path, rotate_seconds=0.3)
+    assert store.append([event(1), event(2)]) == 2
+    assert [path.suffix for path in segments(tmp_path)] == [".part"]  # open, not for dbt yet
+    time.sleep(1.5)  # the writer thread seals it once it is old enough
+    assert [path.name.endswith(".jsonl") for path in segments(tmp_path)] == [True]
+    store.append([event(3)])
+    store.close()
+    assert not list(tmp_path.glob("*.part"))
+    assert [e["event_id"] for e in read_events(tmp_path)] == ["e1", "e2", "e3"]
+
+
+def test_a_segment_left_open_loses_only_its_torn_last_line(tmp_path: Path) -> None:
+    dead = tmp_path / "20260101T000000000000-999999999-000001.jsonl.part"  # no such pid
+    dead.write_bytes(b'{"event_id":"a"}\n{"event_id":"b"}\n{"event_id":"c')
+    empty = tmp_path / "20260101T000000000000-999999998-000001.jsonl.part"
+    empty.write_bytes(b'{"event_id":"torn')
+    sealed = recover_open_segments(tmp_path)
+    assert [path.name for path in sealed] == ["20260101T000000000000-999999999-000001.jsonl"]
+    assert not empty.exists()
+    assert [e["event_id"] for e in read_events(tmp_path)] == ["a", "b"]
+
+
+def test_no_acknowledged_event_is_lost_when_the_server_is_killed(
+    scored_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    folder = tmp_path / "feedback"
+    server = Server(scored_warehouse, "--rate-limit", "0", "--no-access-log",
+                    "--feedback-dir", str(folder))  # fmt: skip
+    server.wait_ready()
+    users = [row[0] for row in scored_warehouse.query(
+        "select distinct user_id from recommendations order by user_id limit 50"
+    )]  # fmt: skip
+    acknowledged: set[str] = set()
+    lock = threading.Lock()
+    served: list[dict] = []
+    for user in users:
+        status, answer, _ = server.call("GET", f"/recommendations/{user}?k=10")
+        assert status == 200
+        served.append(answer)
+
+    def post_until_refused(worker: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        n = 0
+        while True:
+            answer = served[(worker * 7 + n) % len(served)]
+            item = answer["items"][n % 10]
+            body = {"events": [{
+                "event_id": f"w{worker}-{n}-{kind}", "event_type": kind,
+                "request_id": answer["request_id"], "user_id": answer["user_id"],
+                "item_id": item["item_id"], "position": item["rank"],
+            } for kind in ("impression", "click")]}  # fmt: skip
+            try:
+                status, reply, _ = server.call("POST", "/feedback", body, connection=connection)
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone: this request was never acknowledged
+            assert status == 200, reply
+            with lock:
+                acknowledged.update(reply["event_ids"])
+            n += 1
+
+    workers = [threading.Thread(target=post_until_refused, args=(w,)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 400 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.kill()  # kill -9 mid-stream
+    for worker in workers:
+        worker.join()
+    assert len(acknowledged) >= 400
+    assert list(folder.glob("*.part")), "the killed server left its segment open"
+
+    stored = [e["event_id"] for e in read_events(folder)]
+    assert acknowledged <= set(stored), (
+        f"{len(acknowledged - set(stored))} acknowledged events lost"
+    )
+    assert len(stored) == len(set(stored))
+
+    # a new server seals the killed one's segment and still knows its request ids
+    restarted = Server(scored_warehouse, "--rate-limit", "0", "--feedback-dir", str(folder))
+    try:
+        restarted.wait_ready()
+        answer = served[0]
+        first = answer["items"][0]
+        status, reply, _ = restarted.call("POST", "/feedback", {
+            "event_id": "after-restart", "event_type": "purchase",
+            "request_id": answer["request_id"], "user_id": answer["user_id"],
+            "item_id": first["item_id"], "position": 1,
+        })  # fmt: skip
+        assert status == 200, reply
+        recovered = [
+            line for line in restarted.log_lines() if line.get("event") == "segment_recovered"
+        ]
+        assert recovered
+    finally:
+        restarted.stop()
+    assert not list(folder.glob("*.part"))
+    sealed = [e["event_id"] for e in read_events(folder, include_open=False)]
+    assert sorted(sealed) == sorted([*stored, "after-restart"])
+
+
+@pytest.fixture
+def warehouse_with_feedback(scored_warehouse: Warehouse, tmp_path: Path) -> Warehouse:
+    warehouse = copy_warehouse(scored_warehouse, tmp_path / "wh")
+    for leftover in (warehouse.root / "feedback").glob("*.jsonl*"):
+        leftover.unlink()  # only this test's shoppers
+    return warehouse
+
+
+def test_simulated_shoppers_flow_into_the_funnel_mart(warehouse_with_feedback: Warehouse) -> None:
+    warehouse = warehouse_with_feedback
+    with warehouse.env():
+        result = CliRunner().invoke(
+            cli, ["demo-feedback", "--db", str(warehouse.db), "--shoppers", "400", "--k", "10"]
+        )
+    assert result.exit_code == 0, result.output
+    assert "400 shoppers" in result.output
+    events = list(read_events(warehouse.root / "feedback", include_open=False))
+    assert events and all(e["model_version"] and e["reason"] for e in events)
+
+    warehouse.build(select="path:models/feedback")
+    funnel = warehouse.query(
+        "select position, sum(impressions), sum(clicks), sum(add_to_carts), sum(purchases),"
+        " sum(clicks) / sum(impressions) from feedback_funnel group by position order by position"
+    )
+    impressions = sum(1 for e in events if e["event_type"] == "impression")
+    assert sum(row[1] for row in funnel) == impressions
+    assert sum(row[4] for row in funnel) == sum(1 for e in events if e["event_type"] == "purchase")
+    assert [row[0] for row in funnel] == list(range(1, 11))
+    assert funnel[0][5] > funnel[-1][5] * 2  # position bias: the top is clicked far more
+    assert all(row[2] >= row[3] >= row[4] for row in funnel)  # a funnel narrows
+    runs = warehouse.query("select distinct run_id from feedback_funnel")
+    assert runs == warehouse.query("select distinct run_id from recommendations")
+
+
+def test_the_project_builds_without_any_feedback(demo_warehouse: Warehouse) -> None:
+    assert not (demo_warehouse.root / "feedback").exists()
+    assert demo_warehouse.query("select count(*) from stg_feedback_events") == [(0,)]
+    assert demo_warehouse.query("select count(*) from feedback_funnel") == [(0,)]
+
+
+def test_feedback_path_false_ignores_segments(warehouse_with_feedback: Warehouse) -> None:
+    warehouse = warehouse_with_feedback
+    with FeedbackStore(warehouse.root / "feedback") as store:
+        store.append([{"event_id": "x", "event_type": "click", "request_id": "r", "run_id": "r",
+                       "user_id": "u", "item_id": "i", "position": 1,
+                       "event_ts": "2026-01-01T00:00:00Z"}])  # fmt: skip
+    warehouse.build(select="path:models/feedback", vars={"feedback_path": False})
+    assert warehouse.query("select count(*) from stg_feedback_events") == [(0,)]
+    warehouse.build(select="path:models/feedback")
+    assert warehouse.query("select count(*) from stg_feedback_events") == [(1,)]
