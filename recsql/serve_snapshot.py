@@ -279,14 +279,15 @@ class Publisher:
         except errors.FileInUse:
             return False  # a writer holds it; the next poll looks again
         try:
+            # looked at, whatever it holds: the next open waits for the file to change again,
+            # so a warehouse without a run is not opened (and briefly locked) on every poll
+            self._checked = signature
             run = peek_run(con, self.table)
             if self.current is not None and run == self.current.run_id:
-                self._checked = signature
                 return False
             snapshot = load_snapshot(con, self.table)
         finally:
             con.close()
-        self._checked = signature
         self.previous, self.current = self.current, snapshot
         self.reloads += 1
         self.last_error = None

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -324,3 +325,33 @@ def test_a_new_run_is_picked_up_during_a_score_and_every_answer_comes_from_one_r
         assert [item["item_id"] for item in answer["items"]] == expected
     loads = [line for line in server.log_lines() if line.get("event") == "run_loaded"]
     assert loads[-1]["run_id"] == new_run
+
+
+def test_a_server_started_before_any_score_is_not_ready_until_one_publishes(
+    trained_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    from recsql.scoring import score_serve_snapshot
+
+    warehouse = copy_warehouse(trained_warehouse, tmp_path / "unscored")
+    waiting = Server(warehouse, "--no-access-log")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, ready, _ = waiting.call("GET", "/ready", key=None)
+                if "score" in ready.get("reason", ""):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, waiting.log.read_text()
+            time.sleep(0.1)
+        assert status == 503 and "run `recsql score` first" in ready["reason"]
+        status, answer, headers = waiting.call("GET", "/recommendations/u1")
+        assert (
+            status == 503 and headers["retry-after"] == "1" and "no run loaded" in answer["error"]
+        )
+        with warehouse.env():
+            run = score_serve_snapshot(warehouse.db, top_k=5)
+        assert waiting.wait_ready()["run_id"] == run.run_id
+    finally:
+        waiting.stop()
