@@ -568,7 +568,21 @@ class Service:
             Route("/ready", self.route("ready", self.ready, guarded=False)),
             Route("/metrics", self.route("metrics", self.metrics_text, guarded=False)),
         ]  # fmt: skip
-        return Starlette(routes=routes, lifespan=self.lifespan)
+
+        async def no_route(request: Request, error: Exception) -> Response:
+            """Unknown paths and methods answer JSON with the reason, like every other refusal."""
+            status = getattr(error, "status_code", 404)
+            reason = {405: f"{request.method} is not allowed on {request.url.path}"}.get(
+                status,
+                f"no route {request.url.path}: see /health, /ready, /metrics, /recommendations/{{user_id}}, /similar/{{item_id}}, POST /feedback",
+            )
+            return _json(
+                {"error": reason, "status": status, "request_id": uuid.uuid4().hex}, status
+            )
+
+        return Starlette(
+            routes=routes, lifespan=self.lifespan, exception_handlers={404: no_route, 405: no_route}
+        )
 
 
 def check_binding(host: str, api_key: str | None) -> None:

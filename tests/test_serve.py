@@ -239,7 +239,10 @@ def test_bad_requests_get_a_4xx_with_the_reason(server, scored_warehouse) -> Non
     assert status == 422 and "not /similar" in reason
     status, reason = refused(raw=json.dumps({"events": [good] * 1000}).encode())
     assert status == 413 and "byte limit" in reason
-    assert server.call("GET", "/feedback")[0] == 405
+    status, answer, _ = server.call("GET", "/feedback")
+    assert status == 405 and "GET is not allowed" in answer["error"]
+    status, answer, _ = server.call("GET", "/recommendation/1")
+    assert status == 404 and "no route" in answer["error"]
 
 
 def test_the_rate_limit_answers_429_with_retry_after(scored_warehouse) -> None:
