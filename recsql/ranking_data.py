@@ -59,12 +59,14 @@ def load_split(
     features: Sequence[str],
     part: tuple[int, int] = (0, 1),
     exclude_seen: bool = False,
+    categories: dict[str, list[str]] | None = None,
 ) -> RankingData:
     """Rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id).
 
     ``part=(i, n)`` keeps the users whose id hashes to i modulo n: whole users, so a large
     split can be scored n parts at a time in bounded memory. ``exclude_seen`` leaves out items
-    the user had before the cutoff (``is_seen``).
+    the user had before the cutoff (``is_seen``). ``categories`` codes each categorical
+    feature's values by their position in its list (unknown values: missing).
     """
     columns = ", ".join(warehouse.quote(name) for name in features)
     index, parts = part
@@ -83,7 +85,7 @@ def load_split(
         for name, chunks in keys.items():
             chunks.append(table.column(name).combine_chunks())
         labels.append(table.column("label_grade").to_numpy().astype(np.int32))
-        blocks.append(feature_matrix(table, features))
+        blocks.append(feature_matrix(table, features, categories))
 
     return RankingData(
         features=np.concatenate(blocks) if blocks else np.zeros((0, len(features)), np.float32),
@@ -111,11 +113,19 @@ def key_array(chunks: list[pa.Array]) -> np.ndarray:
     return names[encoded.indices.to_numpy()]
 
 
-def feature_matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
-    """Arrow columns to a float32 matrix, nulls as NaN (LightGBM's missing value)."""
+def feature_matrix(
+    table: pa.Table, features: Sequence[str], categories: dict[str, list[str]] | None = None
+) -> np.ndarray:
+    """Arrow columns to a float32 matrix, nulls as NaN (LightGBM's missing value); a
+    categorical column as the codes of its values in ``categories``."""
+    categories = categories or {}
     matrix = np.empty((table.num_rows, len(features)), dtype=np.float32)
     for position, name in enumerate(features):
-        column = pc.fill_null(table.column(name).cast(pa.float64()), np.nan)
+        column = table.column(name)
+        if name in categories:
+            values = pa.array(categories[name], pa.string())
+            column = pc.index_in(column.cast(pa.string()), value_set=values)
+        column = pc.fill_null(column.cast(pa.float64()), np.nan)
         matrix[:, position] = column.to_numpy()
     return matrix
 

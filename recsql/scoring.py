@@ -94,7 +94,7 @@ def score_serve_snapshot(
         run_id = uuid.uuid4().hex[:12]
         generated_at = datetime.now(UTC).replace(tzinfo=None)
         if served == methods.RANKER:
-            top = _ranker_top(con, booster, features, top_k, exclude)
+            top = _ranker_top(con, booster, features, top_k, exclude, metadata.get("categories"))
         else:
             top = methods.baseline_top(con, served, top_k, exclude)
         rows = pa.table(
@@ -124,8 +124,10 @@ def _ranker_top(
     features: list[str],
     top_k: int,
     exclude_seen: bool,
+    categories: dict[str, list[str]] | None = None,
 ) -> pa.Table:
-    """The model's top_k per serve user with reasons, scored in parts of whole users."""
+    """The model's top_k per serve user with reasons, scored in parts of whole users;
+    categorical features coded as the model learnt them (``categories``)."""
     serve_rows = con.execute(
         "select count(*) from fct_candidates where split = 'serve'"
     ).fetchall()[0][0]
@@ -135,7 +137,10 @@ def _ranker_top(
     for part in progress.bar(
         iterable=range(parts), desc="recsql score", unit="part", disable=parts < 2
     ):
-        data = load_split(con, "serve", features, part=(part, parts), exclude_seen=exclude_seen)
+        data = load_split(
+            con, "serve", features, part=(part, parts), exclude_seen=exclude_seen,
+            categories=categories,
+        )  # fmt: skip
         pieces.append(_top_rows(con, booster, tables, features, data, top_k))
     return pa.concat_tables(pieces)
 

@@ -28,13 +28,14 @@ from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_o
 
 LATEST_TRAIN_SNAPSHOT = "train"  # int_snapshots: its label window ends at the test cutoff
 
+CATEGORICAL = "categorical_feature"  # in params: positions of the categorical features, "3,7"
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "lambdarank",
     "metric": "ndcg",
     "eval_at": [5, 10, 20],
-    "learning_rate": 0.05,
-    "num_leaves": 63,
-    "min_data_in_leaf": 50,
+    # small, slow and regularised: a real log gives few positives per query and noisy ones
+    "learning_rate": 0.03,
+    "num_leaves": 31,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
@@ -93,16 +94,29 @@ def dataset(
     Binned here, not inside ``lgb.train``, so it must get the training parameters itself
     (max_bin, min_data_in_leaf, seeds...): without them LightGBM bins with its defaults.
     """
+    categorical = params.get(CATEGORICAL)  # LightGBM takes it from the constructor only
     built = lgb.Dataset(
         data.features,
         label=data.labels,
         group=group_sizes_in_row_order(data.snapshots, data.users),
         feature_name=list(features),
+        categorical_feature=[int(i) for i in categorical.split(",")] if categorical else "auto",
         reference=reference,
-        params=params,
+        params=booster_params(params),
         free_raw_data=True,
     )
     return built.construct()
+
+
+def leaf_size(rows: int) -> int:
+    """Rows a leaf needs: 200 from 100k training rows up, fewer on a small log (at least 20),
+    so a leaf stands for many users' behaviour, not a few lucky positives."""
+    return min(200, max(20, rows // 500))
+
+
+def booster_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as LightGBM takes them: the categorical positions went to the dataset."""
+    return {name: value for name, value in params.items() if name != CATEGORICAL}
 
 
 def validation_rows(data: RankingData, seed: int, fraction: float) -> tuple[np.ndarray, str]:
@@ -138,8 +152,10 @@ def train_ranker(
     """
     with warehouse.connect(db) as con:
         features = warehouse.ranker_features(con)
+        categorical = [name for name in warehouse.categorical_features(con) if name in features]
+        categories = warehouse.category_values(con, categorical)
         progress.note(f"reading the train split ({len(features)} features)", show_progress)
-        data = load_split(con, "train", features)
+        data = load_split(con, "train", features, categories=categories)
         if not len(data.labels):
             raise TrainingError(f"fct_candidates in {db} has no train rows: run dbt build first")
         keep = in_positive_groups(data)
@@ -164,7 +180,14 @@ def train_ranker(
             f" ({counts['validation_queries']:,} queries)",
             show_progress,
         )
-        merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+        merged = {
+            **DEFAULT_PARAMS,
+            "min_data_in_leaf": leaf_size(counts["train_rows"]),
+            **(params or {}),
+            "seed": seed,
+        }
+        if categorical:  # by position: LightGBM reads the matrix before it knows the names
+            merged[CATEGORICAL] = ",".join(str(features.index(c)) for c in categorical)
         train = data.subset(keep)
         del data
         best_iteration = _choose_rounds(
@@ -175,7 +198,9 @@ def train_ranker(
         )
         evaluated = _fit(train, features, merged, best_iteration)
         progress.note("ranking the test snapshot: the ranker and every baseline", show_progress)
-        test = load_split(con, "test", features)  # read once: ranked here, then learnt from
+        test = load_split(
+            con, "test", features, categories=categories
+        )  # read once: ranked here, then learnt from
         evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, test)
         del evaluated
         test = test.subset(in_positive_groups(test))
@@ -194,6 +219,7 @@ def train_ranker(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "features": list(features),
             "feature_hash": feature_hash(features),
+            "categories": categories,  # categorical feature -> its values; code = position
             "params": merged,
             "best_iteration": best_iteration,
             "seed": seed,
@@ -251,7 +277,7 @@ def _choose_rounds(
     valid_set = dataset(data.subset(validation), features, params, train_set)
     on_round = _progress_callback(rounds, show_progress)
     booster = lgb.train(
-        params,
+        booster_params(params),
         train_set,
         num_boost_round=rounds,
         valid_sets=[valid_set],
@@ -264,7 +290,9 @@ def _choose_rounds(
 def _fit(
     data: RankingData, features: Sequence[str], params: dict[str, Any], rounds: int
 ) -> lgb.Booster:
-    return lgb.train(params, dataset(data, features, params), num_boost_round=rounds)
+    return lgb.train(
+        booster_params(params), dataset(data, features, params), num_boost_round=rounds
+    )
 
 
 def feature_hash(features: Sequence[str]) -> str:

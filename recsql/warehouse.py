@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import time
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +171,39 @@ def ranker_features(con: duckdb.DuckDBPyConnection) -> list[str]:
             "select feature_name from ranker_features order by position"
         ).fetchall()
     ]
+
+
+def categorical_features(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The features ranker_features marks categorical (mapped text attributes)."""
+    columns = {row[0] for row in con.execute("describe ranker_features").fetchall()}
+    if "kind" not in columns:  # built before attributes existed: every feature is numeric
+        return []
+    return [
+        row[0]
+        for row in con.execute(
+            "select feature_name from ranker_features where kind = 'categorical' order by position"
+        ).fetchall()
+    ]
+
+
+def category_values(
+    con: duckdb.DuckDBPyConnection, features: Sequence[str]
+) -> dict[str, list[str]]:
+    """Each categorical feature's values in the labelled splits, sorted: value i is code i.
+
+    Kept with the model, so a value keeps its code when the serve split is scored later, and a
+    value the model never saw scores as missing.
+    """
+    return {
+        name: [
+            row[0]
+            for row in con.execute(
+                f"select distinct {quote(name)} from fct_candidates"
+                f" where split <> 'serve' and {quote(name)} is not null order by 1"
+            ).fetchall()
+        ]
+        for name in features
+    }
 
 
 def snapshot_cutoffs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:

@@ -38,3 +38,56 @@ def test_repurchase_finds_the_staples_people_buy_again(demo_warehouse) -> None:
         """
     )[0]
     assert share > 0.9, share
+
+
+def test_repeat_cycle_features_follow_each_users_own_gaps(demo_warehouse) -> None:
+    """user_item_mean_gap_days = span between the first and last day the user had the item over
+    (days - 1); due_ratio = days since the last one over that gap; item_repeat_rate = share of
+    the item's buyers with it on more than one day. Recomputed here from the clean events."""
+    rows = demo_warehouse.query(
+        """
+        with visible as (
+            select snapshots.snapshot, events.user_id, events.item_id,
+                (epoch(snapshots.cutoff_ts) - epoch(events.event_ts)) / 86400.0 as age
+            from int_interactions_clean as events
+            inner join int_snapshots as snapshots on events.event_ts < snapshots.cutoff_ts
+                -- a purchase returned before the cutoff is gone by then
+                and not coalesce(events.cancelled_ts < snapshots.cutoff_ts, false)
+        ),
+        per_user_item as (
+            select snapshot, user_id, item_id, count(distinct floor(age)) as days,
+                (max(age) - min(age)) / nullif(count(distinct floor(age)) - 1, 0) as gap,
+                min(age) as last
+            from visible group by all
+        ),
+        per_item as (
+            select snapshot, item_id, avg(case when days > 1 then 1.0 else 0.0 end) as repeat_rate
+            from per_user_item group by all
+        ),
+        features as (
+            select distinct snapshot, user_id, item_id, user_item_mean_gap_days,
+                user_item_due_ratio, user_item_order_share, item_repeat_rate
+            from fct_candidates where user_item_times_bought > 0
+        )
+        select
+            count(*),
+            count(*) filter (where features.user_item_mean_gap_days is distinct from expected.gap
+                and abs(features.user_item_mean_gap_days - expected.gap) > 1e-6),
+            count(*) filter (where expected.gap > 0
+                and abs(features.user_item_due_ratio - expected.last / expected.gap) > 1e-6),
+            count(*) filter (where abs(features.item_repeat_rate - per_item.repeat_rate) > 1e-9),
+            count(*) filter (where not features.user_item_order_share between 0 and 1),
+            count(*) filter (where expected.days > 1)
+        from features
+        inner join per_user_item as expected using (snapshot, user_id, item_id)
+        inner join per_item using (snapshot, item_id)
+        """
+    )
+    total, wrong_gap, wrong_due, wrong_repeat, bad_share, repeated = rows[0]
+    assert total > 1000 and repeated > 100, rows
+    assert (wrong_gap, wrong_due, wrong_repeat, bad_share) == (0, 0, 0, 0), rows
+    never_had = demo_warehouse.query(
+        "select count(*), count(*) filter (where user_item_order_share <> 0"
+        " or user_item_mean_gap_days is not null) from fct_candidates where not is_seen"
+    )
+    assert never_had[0][0] > 1000 and never_had[0][1] == 0, never_had

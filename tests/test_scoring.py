@@ -90,7 +90,7 @@ def test_a_failure_mid_write_leaves_the_previous_recommendations(warehouse, monk
 
 def test_a_model_feature_mismatch_names_the_columns(warehouse) -> None:
     with duckdb.connect(str(warehouse.db)) as con:
-        con.execute("insert into ranker_features values ('item_shiny_new', 'item', 999)")
+        con.execute("insert into ranker_features values ('item_shiny_new', 'item', 'numeric', 999)")
         con.execute("alter table fct_candidates drop column user_item_times_bought")
     result = run(warehouse, "score")
     assert result.exit_code == 1

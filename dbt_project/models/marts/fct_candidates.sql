@@ -9,16 +9,30 @@ items as (select * from {{ ref('int_items_clean') }}),
 popularity as (select * from {{ ref('int_item_popularity') }}),
 users as (select * from {{ ref('int_user_aggregates') }}),
 user_items as (select * from {{ ref('int_user_item_history') }}),
-categories as (select snapshot, user_id, category, share from {{ ref('int_user_category_affinity') }}),
+categories as (select snapshot, user_id, category, share, rating_mean from {{ ref('int_user_category_affinity') }}),
 item_categories as (select item_id, category from {{ ref('int_item_categories') }}),
 brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}),
 similarity as (select * from {{ ref('int_candidate_similarity') }}),
 labels as (select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}),
 policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
+{%- set user_attributes = attribute_features('user_attributes') %}
+{%- set item_attributes = attribute_features('item_attributes') + attribute_features('item_numeric_attributes') %}
+{%- if user_attributes %}
+user_attributes as (select * from {{ ref('int_user_attributes') }}),
+{%- endif %}
+{%- if item_attributes %}
+item_attributes as (select * from {{ ref('int_item_attributes') }}),
+{%- endif %}
 
 category_share as (
-    -- the user's share of the item's best-liked category (items may have several)
-    select candidates.snapshot, candidates.user_id, candidates.item_id, max(categories.share) as share
+    -- the user's share of the item's best-liked category (items may have several), and their
+    -- mean rating of the items in its categories
+    select
+        candidates.snapshot,
+        candidates.user_id,
+        candidates.item_id,
+        max(categories.share) as share,
+        avg(categories.rating_mean) as rating_mean
     from candidates
     inner join item_categories on candidates.item_id = item_categories.item_id
     inner join categories
@@ -51,6 +65,8 @@ features as (
         items.price as item_price,
         popularity.rating_mean as item_rating_mean,
         coalesce(popularity.rating_count, 0) as item_rating_count,
+        coalesce(popularity.repeat_rate, 0) as item_repeat_rate,
+        popularity.median_gap_days as item_median_gap_days,
         -- user_: behaviour before the cutoff (null for users without history)
         coalesce(users.events, 0) as user_events,
         coalesce(users.events_30d, 0) as user_events_30d,
@@ -68,9 +84,26 @@ features as (
         coalesce(user_items.times_bought, 0) as user_item_times_bought,
         user_items.days_since_last as user_item_days_since_last,
         coalesce(user_items.recency_weight, 0) as user_item_recency_weight,
+        coalesce(user_items.events_30d, 0) as user_item_events_30d,
+        -- the share of the user's orders that held the item: a staple scores near 1 (least()
+        -- skips nulls, so the coalesce comes first: an item never had scores 0, not 1)
+        least(1.0, coalesce(user_items.times_bought / nullif(users.orders, 0), 0)) as user_item_order_share,
+        user_items.mean_gap_days as user_item_mean_gap_days,
+        user_items.due_ratio as user_item_due_ratio,
+        -- the item's usual gap among its buyers, for a user who had it only once
+        user_items.days_since_last / nullif(popularity.median_gap_days, 0) as user_item_due_ratio_item,
         coalesce(categories.share, 0) as user_item_category_share,
+        -- how the user rated related items (same categories), against their own mean
+        categories.rating_mean - users.rating_mean as user_item_category_rating,
         coalesce(brands.share, 0) as user_item_brand_share,
         items.price / nullif(users.avg_price, 0) as user_item_price_ratio,
+        -- user_attr_ / item_attr_ / item_num_: the attributes the vars map (static)
+        {% for attribute in user_attributes -%}
+        user_attributes.{{ attribute.feature }},
+        {% endfor -%}
+        {% for attribute in item_attributes -%}
+        item_attributes.{{ attribute.feature }},
+        {% endfor -%}
         -- sim_: text similarity of the item to the user's profile and recent items
         similarity.sim_profile,
         similarity.sim_recent_max,
@@ -118,6 +151,12 @@ features as (
         and candidates.user_id = similarity.user_id
         and candidates.item_id = similarity.item_id
     left join items as similar_items on similarity.similar_to_item_id = similar_items.item_id
+    {%- if user_attributes %}
+    left join user_attributes on candidates.user_id = user_attributes.user_id
+    {%- endif %}
+    {%- if item_attributes %}
+    left join item_attributes on candidates.item_id = item_attributes.item_id
+    {%- endif %}
     left join labels
         on candidates.snapshot = labels.snapshot
         and candidates.user_id = labels.user_id

@@ -1,7 +1,11 @@
 -- The catalog renamed and cast to the input contract, control characters stripped. With
 -- items_path: false (no catalog), items are the distinct ids of the log with no attributes
--- of their own: int_items_clean fills them from the log's text (int_items_from_log).
+-- of their own: int_items_clean fills them from the log's text (int_items_from_log). Columns
+-- named by vars item_attributes / item_numeric_attributes come along as item_attr_<name>
+-- (text) / item_num_<name> (double).
 {%- set has_catalog = var('items_path') is not false %}
+{{- require_attribute_file('item_attributes', 'items_path', 'items') }}
+{{- require_attribute_file('item_numeric_attributes', 'items_path', 'items') }}
 
 {%- if has_catalog %}
 {%- set relation = source('raw', 'items') -%}
@@ -20,6 +24,8 @@ renamed as (
         {{ raw_text(mapped_column(cols, available, 'category', 'items', relation)) }} as category,
         {{ raw_text(mapped_column(cols, available, 'brand', 'items', relation)) }} as brand,
         {{ mapped_column(cols, available, 'price', 'items', relation, cast_to='double') }} as price,
+        {{- attribute_columns('item_attributes', available, relation, 'items') }}
+        {{- attribute_columns('item_numeric_attributes', available, relation, 'items') }}
         {{ parse_timestamp(mapped_column(cols, available, 'created_at', 'items', relation), 'auto', mapped_type(cols, available, 'created_at')) }} as created_at
     from source
 )

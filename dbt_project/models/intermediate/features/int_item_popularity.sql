@@ -1,9 +1,21 @@
 -- Events per item before each snapshot's cutoff: counts in windows ending at the cutoff
--- (var popularity_window_days), unique users, a short-vs-long trend, recency and age.
+-- (var popularity_window_days), unique users, a short-vs-long trend, recency and age, and how
+-- its buyers come back to it (the share who had it on more than one day, their median gap).
 -- One row per snapshot and item with any visible event.
 with
 events as (select * from {{ ref('int_events_before_cutoff') }}),
 items as (select item_id, created_at from {{ ref('int_items_clean') }}),
+user_items as (select * from {{ ref('int_user_item_history') }}),
+
+repeats as (
+    select
+        snapshot,
+        item_id,
+        avg(case when days_bought > 1 then 1.0 else 0.0 end) as repeat_rate,
+        median(mean_gap_days) as median_gap_days
+    from user_items
+    group by snapshot, item_id
+),
 
 counted as (
     select
@@ -27,11 +39,14 @@ counted as (
 popularity as (
     select
         counted.*,
+        repeats.repeat_rate,
+        repeats.median_gap_days,
         -- daily rate over the last 7 days vs the last 30: > 1 = rising
         (counted.events_7d / 7.0) / ((counted.events_30d + 1) / 30.0) as trend_7d_30d,
         {{ days_between('least(coalesce(items.created_at, counted.first_event_ts), counted.first_event_ts)', 'counted.cutoff_ts') }} as age_days
     from counted
     left join items on counted.item_id = items.item_id
+    left join repeats on counted.snapshot = repeats.snapshot and counted.item_id = repeats.item_id
 )
 
 select * from popularity

@@ -1,6 +1,8 @@
 -- What each user did with each item before the cutoff: how often, how recently, and a
--- recency-weighted count (half-life var recency_half_life_days). One row per snapshot, user
--- and item, ranked by recency within the user. The base of the repurchase generator, the
+-- recency-weighted count (half-life var recency_half_life_days), and its repeat cycle: the
+-- mean gap between the days the user had it, and how far into the next gap the cutoff falls
+-- (due_ratio 1 = as long since the last time as the user usually waits). One row per snapshot,
+-- user and item, ranked by recency within the user. The base of the repurchase generator, the
 -- user_item_ features and the seeds of the other generators.
 with
 events as (select * from {{ ref('int_events_before_cutoff') }}),
@@ -15,20 +17,30 @@ history as (
         sum(quantity) as quantity,
         min(age_days) as days_since_last,
         max(age_days) as days_since_first,
+        count(distinct floor(age_days)) as days_bought,
+        count(*) filter (where age_days <= 30) as events_30d,
         -- rounded: a parallel float sum differs in its last bits from run to run, and ranks must not
         round(sum(exp(-ln(2) * age_days / {{ sql_number(var('recency_half_life_days'), 'recency_half_life_days') }})), 9) as recency_weight
     from events
     group by snapshot, cutoff_ts, user_id, item_id
 ),
 
+cycles as (
+    select
+        *,
+        case when days_bought > 1 then (days_since_first - days_since_last) / (days_bought - 1) end as mean_gap_days
+    from history
+),
+
 ranked as (
     select
         *,
+        days_since_last / nullif(mean_gap_days, 0) as due_ratio,
         -- 1 = the item the user had most recently: the generators' seeds are the first N
         row_number() over (
             partition by snapshot, user_id order by days_since_last, item_id
         ) as recency_rank
-    from history
+    from cycles
 )
 
 select * from ranked
