@@ -297,12 +297,30 @@ def train(
     help="Leave out (or keep) items the user already had. Default: the build's policy"
     " (var exclude_seen; auto = exclude when re-buys are rare in the train labels).",
 )
-def score(db, top_k, model_version, table, method, exclude_seen) -> None:
+@click.option(
+    "--max-per-category",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many items of one category in a user's list (the next best fill in).",
+)
+@click.option(
+    "--max-per-brand",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many items of one brand in a user's list.",
+)
+def score(
+    db, top_k, model_version, table, method, exclude_seen, max_per_category, max_per_brand
+) -> None:
     """Score the serve snapshot and replace the recommendations table.
+
+    Items the catalog marks not available (items_columns: {available: <column>}) are never
+    candidates for serving.
 
     \b
     Example:  recsql score --top-k 10
               recsql score --method ranker --exclude-seen
+              recsql score --max-per-category 3 --max-per-brand 2
     """
     from recsql import methods, outputs, scoring
 
@@ -315,6 +333,7 @@ def score(db, top_k, model_version, table, method, exclude_seen) -> None:
             table=table,
             method=method,
             exclude_seen=exclude_seen,
+            caps=scoring.Caps(category=max_per_category, brand=max_per_brand),
         )
     except (warehouse.UnsafeName, outputs.NotAnOutputTable) as error:
         raise RefusedValue(str(error), param_hint="--table") from error

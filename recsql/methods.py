@@ -60,12 +60,27 @@ def seen_policy(con: duckdb.DuckDBPyConnection, override: bool | None) -> tuple[
 
 
 def baseline_top(
-    con: duckdb.DuckDBPyConnection, method: str, top_k: int, exclude_seen: bool
+    con: duckdb.DuckDBPyConnection,
+    method: str,
+    top_k: int,
+    exclude_seen: bool,
+    caps: dict[str, int] | None = None,
 ) -> pa.Table:
-    """Each serve user's top_k by a generator's own order, with that generator's reason."""
+    """Each serve user's top_k by a generator's own order, with that generator's reason;
+    ``caps`` keeps at most n items per value of a column (category, brand), in order."""
     name = method.removeprefix("gen_")
     reason = BASELINE_REASONS.get(name, f"proposed by {name}")
     score = warehouse.quote(f"gen_{name}_score")
+    order = evaluation.generator_order(name)
+    rows = (
+        "select * from fct_candidates"
+        f" where split = 'serve' {'and not coalesce(is_seen, false)' if exclude_seen else ''}"
+    )
+    for column, cap in (caps or {}).items():  # the same order as the ranker path: one by one
+        rows = (
+            f"select * from ({rows}) qualify {column} is null"
+            f" or row_number() over (partition by user_id, {column} order by {order}) <= {int(cap)}"
+        )
     return con.sql(
         f"""
         select user_id, cast(rank as integer) as rank, item_id,
@@ -73,11 +88,8 @@ def baseline_top(
             case when {score} is null then ? else ? end as reason
         from (
             select user_id, item_id, {score},
-                row_number() over (
-                    partition by user_id order by {evaluation.generator_order(name)}
-                ) as rank
-            from fct_candidates
-            where split = 'serve' {"and not coalesce(is_seen, false)" if exclude_seen else ""}
+                row_number() over (partition by user_id order by {order}) as rank
+            from ({rows})
         ) as ranked
         where rank <= ?
         order by user_id, rank

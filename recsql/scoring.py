@@ -26,6 +26,23 @@ from recsql.ranking_data import RankingData, load_split, rank_within_user
 ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
 
 
+@dataclass(frozen=True)
+class Caps:
+    """At most this many items of one category / one brand in a user's list (None = no cap).
+
+    Applied one after the other down each user's ranking (category first): an item over a cap
+    gives its place to the next one. Items without a category or brand are never capped.
+    """
+
+    category: int | None = None
+    brand: int | None = None
+
+    def columns(self) -> dict[str, int]:
+        return {
+            name: cap for name, cap in (("category", self.category), ("brand", self.brand)) if cap
+        }
+
+
 class FeatureMismatch(Exception):
     """The serve rows do not carry exactly the features the model was trained on."""
 
@@ -77,6 +94,7 @@ def score_serve_snapshot(
     table: str = "recommendations",
     method: str = methods.BEST,
     exclude_seen: bool | None = None,
+    caps: Caps = Caps(),
 ) -> ScoreRun:
     """Rank the serve snapshot by ``method`` (``best``: what won on the test snapshot) and
     swap the top_k per user into ``table``. ``exclude_seen`` None = the warehouse's policy."""
@@ -94,9 +112,11 @@ def score_serve_snapshot(
         run_id = uuid.uuid4().hex[:12]
         generated_at = datetime.now(UTC).replace(tzinfo=None)
         if served == methods.RANKER:
-            top = _ranker_top(con, booster, features, top_k, exclude, metadata.get("categories"))
+            top = _ranker_top(
+                con, booster, features, top_k, exclude, metadata.get("categories"), caps
+            )
         else:
-            top = methods.baseline_top(con, served, top_k, exclude)
+            top = methods.baseline_top(con, served, top_k, exclude, caps.columns())
         rows = pa.table(
             {
                 "user_id": top["user_id"],
@@ -125,6 +145,7 @@ def _ranker_top(
     top_k: int,
     exclude_seen: bool,
     categories: dict[str, list[str]] | None = None,
+    caps: Caps = Caps(),
 ) -> pa.Table:
     """The model's top_k per serve user with reasons, scored in parts of whole users;
     categorical features coded as the model learnt them (``categories``)."""
@@ -141,7 +162,8 @@ def _ranker_top(
             con, "serve", features, part=(part, parts), exclude_seen=exclude_seen,
             categories=categories,
         )  # fmt: skip
-        pieces.append(_top_rows(con, booster, tables, features, data, top_k))
+        groups = _cap_groups(con, caps, (part, parts), exclude_seen)
+        pieces.append(_top_rows(con, booster, tables, features, data, top_k, groups))
     return pa.concat_tables(pieces)
 
 
@@ -152,10 +174,15 @@ def _top_rows(
     features: list[str],
     data: RankingData,
     top_k: int,
+    groups: list[tuple[np.ndarray, int]] = (),
 ) -> pa.Table:
     """Score one part of the serve rows; keep each user's top_k with a reason."""
     scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
-    top = top_k_per_user(data.users, scores, top_k)
+    allowed = np.ones(len(scores), dtype=bool)
+    for values, cap in groups:
+        allowed &= within_cap(data.users, scores, values, cap, allowed)
+    top = top_k_per_user(data.users[allowed], scores[allowed], top_k)
+    top = np.flatnonzero(allowed)[top]
     contributions = attribution.contributions(booster, data.features[top], tables)
     details = reasons.row_details(con, data.users[top], data.items[top])
     return pa.table(
@@ -167,6 +194,39 @@ def _top_rows(
             "reason": pa.array(reasons.explain(features, contributions, details), pa.string()),
         }
     )
+
+
+def _cap_groups(
+    con: duckdb.DuckDBPyConnection, caps: Caps, part: tuple[int, int], exclude_seen: bool
+) -> list[tuple[np.ndarray, int]]:
+    """Each capped column's values for the part's rows, in load_split's row order."""
+    groups = []
+    for column, cap in caps.columns().items():
+        values = con.execute(
+            f"select {column} from fct_candidates where split = 'serve' and hash(user_id) % ? = ?"
+            + (" and not coalesce(is_seen, false)" if exclude_seen else "")
+            + " order by snapshot, user_id, item_id",
+            [part[1], part[0]],
+        ).fetchnumpy()[column]
+        groups.append((np.asarray(values, dtype=object), cap))
+    return groups
+
+
+def within_cap(
+    users: np.ndarray, scores: np.ndarray, values: np.ndarray, cap: int, allowed: np.ndarray
+) -> np.ndarray:
+    """Rows that are among the ``cap`` best of their (user, value) among the allowed rows, by
+    score; rows without a value always pass."""
+    keep = np.ones(len(users), dtype=bool)
+    rows = np.flatnonzero(allowed & np.array([v is not None for v in values], dtype=bool))
+    if not len(rows):
+        return keep
+    user_codes = np.unique(users[rows], return_inverse=True)[1]
+    value_codes = np.unique(values[rows].astype(str), return_inverse=True)[1]
+    order = np.lexsort((-scores[rows], value_codes, user_codes))
+    pair = user_codes[order] * (value_codes.max() + 1) + value_codes[order]
+    keep[rows[order]] = rank_within_user(pair) <= cap
+    return keep
 
 
 def top_k_per_user(users: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:

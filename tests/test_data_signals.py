@@ -44,15 +44,24 @@ def films(tmp_path_factory, embedding_cache) -> Warehouse:
                 (user + 1, int(movie) + 1, rating, start + int(rng.integers(0, 150 * 86_400)))
             )
     catalog = [
-        (m + 1, f"Film number {m}", "|".join(GENRES[g] for g in genres[m]), f" {years[m]} ")
+        (
+            m + 1,
+            f"Film number {m}",
+            "|".join(GENRES[g] for g in genres[m]),
+            f" {years[m]} ",
+            "no" if (m + 1) % 7 == 0 else "yes",
+        )
         for m in range(movies)
     ]
     with duckdb.connect() as con:
         con.execute("create table r (userId int, movieId int, rating double, ts bigint)")
         con.executemany("insert into r values (?, ?, ?, ?)", rows)
         con.execute(f"copy r to '{warehouse.raw / 'ratings.csv'}' (header)")
-        con.execute("create table m (movieId int, title varchar, genres varchar, year varchar)")
-        con.executemany("insert into m values (?, ?, ?, ?)", catalog)
+        con.execute(
+            "create table m (movieId int, title varchar, genres varchar, year varchar,"
+            " in_stock varchar)"
+        )
+        con.executemany("insert into m values (?, ?, ?, ?, ?)", catalog)
         con.execute(f"copy m to '{warehouse.raw / 'movies.csv'}' (header)")
         con.execute('create table u (userId int, "Age band" varchar)')
         con.executemany(
@@ -74,7 +83,7 @@ def films(tmp_path_factory, embedding_cache) -> Warehouse:
             },
             "items_columns": {
                 "item_id": "movieId", "category": "genres", "description": None, "brand": None,
-                "price": None, "created_at": None,
+                "price": None, "created_at": None, "available": "in_stock",
             },
             "category_separator": "|",
         }
@@ -228,3 +237,17 @@ def test_the_users_rating_of_related_items_is_a_point_in_time_feature(films) -> 
         """
     )
     assert rows[0][0] > 100 and rows[0][1] == 0, rows
+
+
+def test_items_marked_unavailable_are_never_served_but_stay_in_history(films) -> None:
+    """items_columns: {available: in_stock}: today's stock flag removes films from the serve
+    snapshot's candidates only; train and test keep them (they were on offer then)."""
+    [(flagged,)] = films.query("select count(*) from int_items_clean where available = false")
+    assert flagged == 90 // 7
+    by_split = dict(
+        films.query(
+            "select split, count(*) from fct_candidates inner join int_items_clean using (item_id)"
+            " where int_items_clean.available = false group by split"
+        )
+    )
+    assert by_split.get("serve", 0) == 0 and by_split.get("train", 0) > 0

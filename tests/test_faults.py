@@ -259,6 +259,16 @@ def test_a_lock_released_during_the_wait_lets_the_command_run(warehouse, holder)
     assert "is in use by another process" in result.stderr  # it said why it was waiting
 
 
+def test_dbt_waits_for_a_lock_held_for_a_moment(warehouse, holder) -> None:
+    """profiles.yml retries the connection (1, 2, 4 s): a build that starts while recsql serve
+    copies a run, or a score finishes, waits instead of failing."""
+    threading.Timer(2.0, holder.stdin.close).start()  # the holder lets go after 2 s
+    started = time.monotonic()
+    warehouse.dbt("run", "--select", "ranker_features")
+    assert time.monotonic() - started >= 2.0
+    assert warehouse.query("select count(*) from ranker_features")[0][0] > 10
+
+
 def test_train_before_any_dbt_build_says_to_run_dbt_build(tmp_path) -> None:
     db = tmp_path / "recsql.duckdb"
     duckdb.connect(str(db)).close()  # a file, but nothing built in it

@@ -148,3 +148,34 @@ def test_commands_on_a_missing_warehouse_say_what_to_run(tmp_path, monkeypatch) 
         result = CliRunner().invoke(cli, [command])
         assert result.exit_code == 1, command
         assert "dbt build" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("method", ["ranker", "gen_repurchase"])
+def test_caps_keep_lists_varied_and_full(warehouse, method) -> None:
+    """--max-per-category 1 --max-per-brand 2: no list holds two items of one category or three
+    of one brand; the next best fill the places, so lists stay full where candidates allow."""
+    result = run(
+        warehouse, "score", "--top-k", "5", "--method", method,
+        "--max-per-category", "1", "--max-per-brand", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = """
+        select recommendations.user_id, recommendations.rank, candidates.category, candidates.brand
+        from recommendations inner join fct_candidates as candidates
+            on candidates.split = 'serve' and recommendations.user_id = candidates.user_id
+            and recommendations.item_id = candidates.item_id
+    """
+    over = warehouse.query(
+        f"select count(*) from (select user_id, category from ({shown}) where category is not null"
+        " group by all having count(*) > 1)"
+        f" union all select count(*) from (select user_id, brand from ({shown})"
+        " where brand is not null group by all having count(*) > 2)"
+    )
+    assert over == [(0,), (0,)]
+    full = warehouse.query("select count(*) filter (where n = 5), count(*) from (select user_id,"
+                           " count(*) as n from recommendations group by user_id)")[0]  # fmt: skip
+    assert full[0] > 0.5 * full[1], full
+    # the best item always survives the caps: it is first with or without them
+    first = warehouse.query("select user_id, item_id from recommendations where rank = 1")
+    assert run(warehouse, "score", "--top-k", "5", "--method", method).exit_code == 0
+    assert warehouse.query("select user_id, item_id from recommendations where rank = 1") == first

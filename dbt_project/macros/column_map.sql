@@ -9,7 +9,7 @@
                        'description': 'description', 'category': 'category', 'brand': 'brand'},
       'items': {'item_id': 'item_id', 'title': 'title', 'description': 'description',
                 'category': 'category', 'brand': 'brand', 'price': 'price',
-                'created_at': 'created_at'},
+                'created_at': 'created_at', 'available': 'available'},
       'users': {'user_id': 'user_id', 'signup_date': 'signup_date', 'segment': 'segment'},
   } -%}
   {%- set mapping = defaults[entity].copy() -%}

@@ -64,6 +64,24 @@
   {%- endif -%}
 {% endmacro %}
 
+{#- A raw yes/no as BOOLEAN: true/false, yes/no, y/n, 1/0, or a number (a stock count: > 0 =
+    true); anything else null (unknown). -#}
+{% macro raw_flag(column, raw_type='') %}
+  {%- if column == 'null' -%}
+    cast(null as boolean)
+  {%- elif raw_type == 'BOOLEAN' -%}
+    {{ column }}
+  {%- elif raw_type in numeric_raw_types() or raw_type.startswith('DECIMAL') -%}
+    cast({{ column }} as double) > 0
+  {%- else -%}
+    case
+        when lower(trim({{ raw_text(column) }})) in ('true', 't', 'yes', 'y') then true
+        when lower(trim({{ raw_text(column) }})) in ('false', 'f', 'no', 'n') then false
+        else try_cast(trim({{ raw_text(column) }}) as double) > 0
+    end
+  {%- endif -%}
+{% endmacro %}
+
 {% macro numeric_raw_types() %}
   {{ return(('BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'USMALLINT', 'UTINYINT', 'DOUBLE', 'FLOAT')) }}
 {% endmacro %}

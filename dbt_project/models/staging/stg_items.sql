@@ -26,7 +26,8 @@ renamed as (
         {{ mapped_column(cols, available, 'price', 'items', relation, cast_to='double') }} as price,
         {{- attribute_columns('item_attributes', available, relation, 'items') }}
         {{- attribute_columns('item_numeric_attributes', available, relation, 'items') }}
-        {{ parse_timestamp(mapped_column(cols, available, 'created_at', 'items', relation), 'auto', mapped_type(cols, available, 'created_at')) }} as created_at
+        {{ parse_timestamp(mapped_column(cols, available, 'created_at', 'items', relation), 'auto', mapped_type(cols, available, 'created_at')) }} as created_at,
+        {{ raw_flag(mapped_column(cols, available, 'available', 'items', relation), mapped_type(cols, available, 'available')) }} as available
     from source
 )
 
@@ -46,7 +47,8 @@ from_log as (
         cast(null as varchar) as category,
         cast(null as varchar) as brand,
         cast(null as double) as price,
-        cast(null as timestamp) as created_at
+        cast(null as timestamp) as created_at,
+        cast(null as boolean) as available
     from interactions
     group by item_id
 )

@@ -5,7 +5,7 @@ with
 triaged as (select * from {{ ref('int_items_triaged') }}),
 
 clean as (
-    select item_id, title, description, category, brand, price, created_at
+    select item_id, title, description, category, brand, price, created_at, available
     from triaged
     where reason is null
 )

@@ -23,7 +23,8 @@ cleaned as (
         coalesce({{ clean_text('ranked.category') }}, from_log.category) as category,
         coalesce({{ clean_text('ranked.brand') }}, from_log.brand) as brand,
         coalesce(case when ranked.price > 0 then ranked.price end, from_log.price) as price,
-        ranked.created_at
+        ranked.created_at,
+        ranked.available
     from ranked
     left join from_log on ranked.item_id = from_log.item_id
 ),
@@ -38,6 +39,7 @@ triaged as (
         brand,
         price,
         created_at,
+        available,
         case
             when item_id is null then 'missing_item_id'
             when copy_number > 1 then 'duplicate_item_id'
