@@ -1,0 +1,135 @@
+-- How far each ranker feature moved between a labelled snapshot of fct_candidates (var
+-- monitor_drift_reference; default test, the latest window the served model learned from) and
+-- the serve snapshot it scores: the population stability index over fixed bins and the share of
+-- nulls on each side. Bins: monitor_drift_bins equal widths between the reference's 1st and 99th
+-- percentiles (outliers fall in the end bins), one more for nulls; a categorical feature's
+-- values are its bins. Equal widths, not quantiles: a cutoff taken at another time of day
+-- moves every "days since" value a little, which quantile bins on tied values magnify.
+-- One row per feature.
+{%- set features = ranker_features() %}
+{%- set bins = sql_number(var('monitor_drift_bins'), 'monitor_drift_bins', integer=true, minimum=2) | int %}
+with
+features as (select feature_name, family, kind, position from {{ ref('ranker_features') }}),
+candidates as (
+    select case when split = 'serve' then 'serve' else 'reference' end as side, {{ features | join(', ') }}
+    from {{ ref('fct_candidates') }}
+    where split = 'serve' or snapshot = {{ sql_string(var('monitor_drift_reference'), 'monitor_drift_reference') }}
+),
+
+-- one row per candidate and feature: a number, or the text of a categorical value
+feature_values as (
+    {% for name in features -%}
+    select
+        '{{ name }}' as feature_name,
+        side,
+        {% if feature_kind(name) == 'categorical' -%}
+        cast(null as double) as value,
+        cast({{ name }} as varchar) as category
+        {%- else -%}
+        cast({{ name }} as double) as value,
+        cast(null as varchar) as category
+        {%- endif %}
+    from candidates
+    {{ 'union all' if not loop.last }}
+    {% endfor %}
+),
+
+-- the bins are fixed by the reference side only; serve values are counted into the same bins
+edges as (
+    select
+        feature_name,
+        percentile_cont(0.01) within group (order by value) as low,
+        percentile_cont(0.99) within group (order by value) as high
+    from feature_values
+    where side = 'reference' and value is not null
+    group by feature_name
+),
+
+binned as (
+    select
+        feature_values.feature_name,
+        feature_values.side,
+        case
+            when feature_values.category is not null then 'value ' || feature_values.category
+            when feature_values.value is null then 'null'
+            else 'bin ' || cast(
+                case
+                    when edges.high is null or edges.high <= edges.low or feature_values.value <= edges.low then 0
+                    when feature_values.value >= edges.high then {{ bins - 1 }}
+                    else floor((feature_values.value - edges.low) / (edges.high - edges.low) * {{ bins }})
+                end
+            as varchar)
+        end as bin
+    from feature_values
+    left join edges on feature_values.feature_name = edges.feature_name
+),
+
+counted as (
+    select
+        feature_name,
+        bin,
+        count(case when side = 'reference' then 1 end) as reference_rows,
+        count(case when side = 'serve' then 1 end) as serve_rows
+    from binned
+    group by feature_name, bin
+),
+
+totals as (
+    select
+        feature_name,
+        sum(reference_rows) as reference_rows,
+        sum(serve_rows) as serve_rows,
+        sum(case when bin = 'null' then reference_rows else 0 end) as reference_nulls,
+        sum(case when bin = 'null' then serve_rows else 0 end) as serve_nulls,
+        count(*) as bins
+    from counted
+    group by feature_name
+),
+
+-- a bin empty on one side counts as 0.01 % of it, so the index stays finite
+shares as (
+    select
+        counted.feature_name,
+        greatest(counted.reference_rows * 1.0 / nullif(totals.reference_rows, 0), 0.0001) as reference_share,
+        greatest(counted.serve_rows * 1.0 / nullif(totals.serve_rows, 0), 0.0001) as serve_share
+    from counted
+    inner join totals on counted.feature_name = totals.feature_name
+),
+
+psi as (
+    select feature_name, sum((serve_share - reference_share) * ln(serve_share / reference_share)) as psi
+    from shares
+    group by feature_name
+),
+
+measured as (
+    select
+        features.feature_name,
+        features.family,
+        features.kind,
+        features.position,
+        {{ sql_string(var('monitor_drift_reference'), 'monitor_drift_reference') }} as reference_snapshot,
+        totals.reference_rows,
+        totals.serve_rows,
+        totals.bins,
+        psi.psi,
+        totals.reference_nulls * 1.0 / nullif(totals.reference_rows, 0) as reference_null_share,
+        totals.serve_nulls * 1.0 / nullif(totals.serve_rows, 0) as serve_null_share
+    from features
+    left join totals on features.feature_name = totals.feature_name
+    left join psi on features.feature_name = psi.feature_name
+),
+
+judged as (
+    select
+        measured.*,
+        case
+            when psi > {{ sql_number(var('monitor_psi_warn'), 'monitor_psi_warn', minimum=0) }} then 'warn'
+            when abs(serve_null_share - reference_null_share)
+                > {{ sql_number(var('monitor_null_share_warn'), 'monitor_null_share_warn', minimum=0) }} then 'warn'
+            else 'pass'
+        end as status
+    from measured
+)
+
+select * from judged
