@@ -157,12 +157,15 @@ def load_snapshot(con: duckdb.DuckDBPyConnection, table: str = "recommendations"
 
 
 def _cold_start(con: duckdb.DuckDBPyConnection, k: int) -> ServedList:
-    """The serve snapshot's recent best sellers, in the popular_recent generator's order."""
+    """The serve snapshot's recent best sellers that may be served (in stock), in the
+    popular_recent generator's order."""
     if not warehouse.table_exists(con, "int_item_popularity"):
         return served_list([])
     rows = con.execute(
-        "select item_id, events_7d + events_30d / 30.0 from int_item_popularity"
-        " where snapshot = 'serve' order by events_7d desc, events_30d desc, item_id limit ?",
+        "select item_id, events_7d + events_30d / 30.0 from int_item_popularity as popular"
+        " where snapshot = 'serve' and item_id in ("  # in stock (int_available_items)
+        "  select item_id from int_available_items where snapshot = 'serve')"
+        " order by events_7d desc, events_30d desc, item_id limit ?",
         [k],
     ).fetchall()
     return served_list(
