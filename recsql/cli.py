@@ -236,6 +236,7 @@ def train(
 
     params = _load_params(config, {"learning_rate": learning_rate, "num_leaves": num_leaves})
     path = warehouse_file(db)
+    warned = _warned_checks(path, quiet=as_json)
     try:
         result = training.train_ranker(
             path, params=params, rounds=rounds, early_stopping=early_stopping,
@@ -249,6 +250,7 @@ def train(
             "best_iteration": result.best_iteration, "train_rows": result.train_rows,
             "train_users": result.train_users, "positives": result.positives,
             "verdict": result.verdict.as_dict() if result.verdict else None,
+            "warned_checks": None if warned is None else [check.__dict__ for check in warned],
             "metrics": [dict(zip(("model_version", "snapshot", "method", "metric", "k", "value",
                                   "ci95_low", "ci95_high"), row, strict=True))
                         for row in result.metrics],
@@ -263,6 +265,27 @@ def train(
     click.echo(report.metrics_table(result.metrics))
     if result.verdict:
         click.echo(result.verdict.sentence())
+
+
+def _warned_checks(path: Path, *, quiet: bool) -> list | None:
+    """The data checks of the last dbt build that did not pass (table monitor_checks), printed
+    before training so a warning is read before the model it concerns is trusted."""
+    from recsql import report_data
+
+    warned = report_data.warned_checks(path)
+    if quiet or warned is None:
+        return warned
+    if not warned:
+        click.echo("data checks (monitor_checks): all pass")
+        return warned
+    click.echo(
+        f"data checks that did not pass ({len(warned)}, from monitor_checks; thresholds are dbt vars):"
+    )
+    for check in warned[:20]:
+        click.echo(f"  {check.line()}")
+    if len(warned) > 20:
+        click.echo(f"  ... and {len(warned) - 20} more: `recsql report` shows them all")
+    return warned
 
 
 @cli.command()
@@ -388,6 +411,34 @@ def show(db, user_count, user_ids) -> None:
         click.echo(report.show(path, user_count=user_count, user_ids=list(user_ids)))
     except LookupError as error:
         raise click.ClickException(str(error)) from error
+
+
+@cli.command()
+@db_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file to write. Default: $RECSQL_WAREHOUSE/report.html.")  # fmt: skip
+@click.option("--users", "user_count", default=3, show_default=True, type=click.IntRange(min=0),
+              help="How many users' top items to explain and show.")  # fmt: skip
+def report(db, out, user_count) -> None:
+    """Write one self-contained HTML page about the latest model and the data behind it.
+
+    Ranker vs every baseline with intervals, candidate recall, feature importance and a few
+    users' contributions, scores and first hits, coverage and novelty, quality by segment, the
+    trend over model versions and the data checks of monitor_checks. Plots are inline SVG;
+    the page fetches nothing when opened.
+
+    \b
+    Example:  recsql report --out /tmp/report.html && xdg-open /tmp/report.html
+    """
+    from recsql import report as reports
+
+    path = warehouse_file(db)
+    target = out or paths.warehouse_dir() / "report.html"
+    try:
+        written = reports.write_report(path, target, user_count=user_count, show_progress=True)
+    except LookupError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"report -> {written} (open it in a browser: file://{written.resolve()})")
 
 
 def _require_file(path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Text for people: the metrics table (model vs baselines) and users' history beside their
-recommendations."""
+"""For people: the metrics table (model vs baselines), users' history beside their
+recommendations, and the HTML report (``write_report``; the page is put together in
+``report_page`` from ``report_data`` and ``report_plots``)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,40 @@ def metrics_table(rows: Sequence[tuple]) -> str:
     return "\n".join(lines)
 
 
+def chosen_users(con: duckdb.DuckDBPyConnection, count: int) -> list[str]:
+    """A stable handful of served users with some history (at least 5 events)."""
+    return [
+        user
+        for (user,) in con.execute(
+            "select recommendations.user_id from recommendations"
+            " inner join int_user_aggregates as aggregates on aggregates.user_id = recommendations.user_id"
+            " and aggregates.snapshot = 'serve' and aggregates.events >= 5"
+            " group by recommendations.user_id order by hash(recommendations.user_id) limit ?",
+            [count],
+        ).fetchall()
+    ]
+
+
+def user_history(con: duckdb.DuckDBPyConnection, user: str, limit: int = 5) -> list[tuple]:
+    """(date, title) of the user's latest kept events."""
+    return con.execute(
+        "select strftime(events.event_ts, '%Y-%m-%d'), items.title from int_interactions_clean as events"
+        " inner join int_items_clean as items on events.item_id = items.item_id"
+        " where events.user_id = ? order by events.event_ts desc limit ?",
+        [user, limit],
+    ).fetchall()
+
+
+def user_top(con: duckdb.DuckDBPyConnection, user: str, limit: int = 5) -> list[tuple]:
+    """(rank, title, reason) of the user's current recommendations."""
+    return con.execute(
+        "select recommendations.rank, items.title, recommendations.reason from recommendations"
+        " inner join int_items_clean as items on recommendations.item_id = items.item_id"
+        " where recommendations.user_id = ? and recommendations.rank <= ? order by recommendations.rank",
+        [user, limit],
+    ).fetchall()
+
+
 def show(db: Path, *, user_count: int = 3, user_ids: Sequence[str] = ()) -> str:
     with duckdb.connect(str(db), read_only=True) as con:
         version = warehouse.registered_model(con).version
@@ -57,29 +92,9 @@ def show(db: Path, *, user_count: int = 3, user_ids: Sequence[str] = ()) -> str:
         if not warehouse.table_exists(con, "recommendations"):
             out.append("\n(no recommendations yet: run `recsql score`)")
             return "\n".join(out)
-        chosen = list(user_ids) or [
-            user
-            for (user,) in con.execute(
-                "select recommendations.user_id from recommendations"
-                " inner join int_user_aggregates as aggregates on aggregates.user_id = recommendations.user_id"
-                " and aggregates.snapshot = 'serve' and aggregates.events >= 5"
-                " group by recommendations.user_id order by hash(recommendations.user_id) limit ?",
-                [user_count],
-            ).fetchall()
-        ]
-        for user in chosen:
-            history = con.execute(
-                "select strftime(events.event_ts, '%Y-%m-%d'), items.title from int_interactions_clean as events"
-                " inner join int_items_clean as items on events.item_id = items.item_id"
-                " where events.user_id = ? order by events.event_ts desc limit 5",
-                [user],
-            ).fetchall()
-            recommended = con.execute(
-                "select recommendations.rank, items.title, recommendations.reason from recommendations"
-                " inner join int_items_clean as items on recommendations.item_id = items.item_id"
-                " where recommendations.user_id = ? and recommendations.rank <= 5 order by recommendations.rank",
-                [user],
-            ).fetchall()
+        for user in list(user_ids) or chosen_users(con, user_count):
+            history = user_history(con, user)
+            recommended = user_top(con, user)
             out.append(f"\nUser {user}")
             width = max([len(title) for _, title in history] + [20]) + 14
             out.append(f"  {'recent history':<{width}}top 5 now")
@@ -92,3 +107,16 @@ def show(db: Path, *, user_count: int = 3, user_ids: Sequence[str] = ()) -> str:
                 )
                 out.append(f"  {left:<{width}}{right}")
     return "\n".join(out)
+
+
+def write_report(db: Path, out: Path, *, user_count: int = 3, show_progress: bool = False) -> Path:
+    """Render the HTML report of ``db`` into ``out`` (replaced atomically) and return it."""
+    from recsql import report_page
+
+    page = report_page.render(db, user_count=user_count, show_progress=show_progress)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.part")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(out)
+    return out
