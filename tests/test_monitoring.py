@@ -1,0 +1,122 @@
+"""Monitoring in dbt (models/monitoring): drift, balance and quarantine checks fire on data that
+is wrong on purpose and stay quiet on the demo shop; `recsql train` prints what did not pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from recsql.cli import cli
+from recsql.demo_data import generate_demo_data
+from tests.conftest import Warehouse, copy_warehouse
+
+SMALL = {"users": 200, "items": 150, "days": 120, "seed": 3}
+LATE_DAYS = 120  # the last day's events arrive this much later: serve's window is shifted
+BURST_ROWS = 250  # rows without a user id, all in one week: a feed that broke for a week
+
+
+def checks(warehouse, where: str = "true") -> list[tuple]:
+    return warehouse.query(
+        f"select check_group, check_name, subject, status from monitor_checks where {where}"
+    )
+
+
+def test_the_demo_passes_every_check(demo_warehouse) -> None:
+    drift = demo_warehouse.query("select feature_name, psi, status from monitor_feature_drift")
+    features = demo_warehouse.query("select count(*) from ranker_features")[0][0]
+    assert len(drift) == features and all(psi is not None for _, psi, _ in drift)
+    assert {status for _, _, status in drift} == {"pass"}, max(drift, key=lambda row: row[1])
+    groups = {group for group, _, _, _ in checks(demo_warehouse)}
+    assert groups == {"drift", "balance", "quarantine"}
+    assert checks(demo_warehouse, "status <> 'pass'") == []
+
+
+@pytest.fixture(scope="module")
+def shifted_warehouse(tmp_path_factory, embedding_cache):
+    """A small demo shop whose last day arrives LATE_DAYS later (so the serve snapshot is
+    scored long after the data it learned from) and one week of rows without a user id."""
+    warehouse = Warehouse(tmp_path_factory.mktemp("shifted-warehouse"), embedding_cache)
+    generate_demo_data(warehouse.raw, **SMALL)
+    log = warehouse.raw / "interactions.parquet"
+    shifted = warehouse.raw / "shifted.parquet"
+    duckdb.sql(
+        f"""copy (
+            select * from '{log}'
+            union all
+            select * replace (event_ts + interval {LATE_DAYS} day as event_ts, order_id || '-late' as order_id)
+            from '{log}' where event_ts >= timestamp '2025-12-31' and event_ts < timestamp '2026-01-01'
+            union all
+            select * from (
+                select * replace (null as user_id, order_id || '-burst' as order_id)
+                from '{log}' where event_ts >= timestamp '2025-10-06' and event_ts < timestamp '2025-10-13'
+                limit {BURST_ROWS}
+            )
+        ) to '{shifted}' (format parquet)"""
+    )
+    shifted.replace(log)
+    warehouse.build()
+    return warehouse
+
+
+def test_drift_warns_when_the_serve_window_is_shifted(shifted_warehouse) -> None:
+    warned = {
+        feature
+        for (feature,) in shifted_warehouse.query(
+            "select feature_name from monitor_feature_drift where status = 'warn'"
+        )
+    }
+    # windows that end at the cutoff are nearly empty at serve time; recency is months longer
+    assert {"item_events_30d", "user_events_30d", "user_days_since_last_event"} <= warned
+    assert ("drift", "feature_drift", "item_events_30d", "warn") in checks(shifted_warehouse)
+
+
+def test_a_week_of_rows_without_user_id_is_a_quarantine_jump(shifted_warehouse) -> None:
+    jumped = shifted_warehouse.query(
+        "select reason, cast(week as date), rate, trailing_rate from monitor_quarantine"
+        " where status = 'warn'"
+    )
+    assert [row[:2] for row in jumped] == [("missing_user_id", pytest.approx(jumped[0][1]))]
+    assert str(jumped[0][1]) == "2025-10-06" and jumped[0][2] > 10 * jumped[0][3]
+    assert checks(shifted_warehouse, "check_group = 'quarantine' and status <> 'pass'") == [
+        ("quarantine", "quarantine_jump", "missing_user_id", "warn")
+    ]
+
+
+def test_train_prints_the_checks_that_did_not_pass(shifted_warehouse, tmp_path: Path) -> None:
+    warehouse = copy_warehouse(shifted_warehouse, tmp_path / "copy")
+    with warehouse.env():
+        result = CliRunner().invoke(
+            cli, ["train", "--db", str(warehouse.db), "--rounds", "5", "--early-stopping", "2"]
+        )
+    assert result.exit_code == 0, result.output
+    head = result.output.split("model ", 1)[0]  # printed before training
+    assert "data checks that did not pass" in head
+    assert "WARN feature_drift [item_events_30d]" in head
+    assert "WARN quarantine_jump [missing_user_id]" in head
+
+
+def test_balance_checks_fire_on_a_log_with_too_few_labelled_users(new_warehouse) -> None:
+    generate_demo_data(new_warehouse.raw, users=40, items=60, days=90, seed=5)
+    new_warehouse.build()  # warns (var monitor_balance_severity: warn), does not fail
+    too_few = new_warehouse.query(
+        "select snapshot, value, threshold, status from monitor_label_balance"
+        " where check_name = 'too_few_queries' order by snapshot"
+    )
+    assert too_few and all(
+        status == "warn" and value < threshold for _, value, threshold, status in too_few
+    )
+    assert {row[0] for row in too_few} == {
+        snapshot for (snapshot,) in new_warehouse.query(
+            "select snapshot from int_snapshots where split <> 'serve'"
+        )
+    }  # fmt: skip
+    with pytest.raises(AssertionError, match="monitor_enough_queries_per_snapshot"):
+        new_warehouse.build(
+            vars={"monitor_balance_severity": "error"}, select="monitor_label_balance"
+        )
+    assert new_warehouse.query(
+        "select distinct status from monitor_label_balance where check_name = 'too_few_queries'"
+    ) == [("fail",)]
