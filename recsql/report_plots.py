@@ -249,8 +249,10 @@ def trend(
     means = np.array([value for value, _, _ in ranker])
     low = np.array([_or_nan(lo) for _, lo, _ in ranker])
     high = np.array([_or_nan(hi) for _, _, hi in ranker])
-    ax.fill_between(x, low, high, color=RANKER_COLOUR, alpha=0.15, label="ranker 95 % CI")
-    ax.plot(x, means, marker="o", color=RANKER_COLOUR, label="ranker")
+    ax.errorbar(
+        x, means, yerr=np.vstack([np.nan_to_num(means - low), np.nan_to_num(high - means)]),
+        marker="o", color=RANKER_COLOUR, capsize=3, label="ranker (95 % CI)",
+    )  # fmt: skip
     ax.plot(x, [_or_nan(value) for value in baseline], marker="s", color=BASELINE_COLOUR,
             linestyle="--", label="best baseline")  # fmt: skip
     ax.set_xticks(x, versions, rotation=20, ha="right", fontsize=7)
