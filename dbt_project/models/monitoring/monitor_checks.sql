@@ -29,9 +29,9 @@ checks as (
         psi as value,
         {{ sql_number(var('monitor_psi_warn'), 'monitor_psi_warn', minimum=0) }} * 1.0 as threshold,
         status,
-        'PSI reference -> serve at most monitor_psi_warn; nulls '
+        'PSI reference -> serve (monitor_psi_warn); nulls '
             || cast(round(100 * reference_null_share, 1) as varchar) || ' % -> '
-            || cast(round(100 * serve_null_share, 1) as varchar) || ' % (moved at most monitor_null_share_warn)' as rule
+            || cast(round(100 * serve_null_share, 1) as varchar) || ' % (monitor_null_share_warn)' as rule
     from drift
     union all
     select 'balance', check_name, snapshot, cutoff_ts, value, threshold, status, rule
