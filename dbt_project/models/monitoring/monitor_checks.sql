@@ -25,13 +25,13 @@ checks as (
         'drift' as check_group,
         'feature_drift' as check_name,
         feature_name as subject,
-        cast(null as timestamp) as at_ts,
+        cast(null as {{ dbt.type_timestamp() }}) as at_ts,
         psi as value,
         {{ sql_number(var('monitor_psi_warn'), 'monitor_psi_warn', minimum=0) }} * 1.0 as threshold,
         status,
         'PSI reference -> serve (monitor_psi_warn); nulls '
-            || cast(round(100 * reference_null_share, 1) as varchar) || ' % -> '
-            || cast(round(100 * serve_null_share, 1) as varchar) || ' % (monitor_null_share_warn)' as rule
+            || cast(round(100 * reference_null_share, 1) as {{ dbt.type_string() }}) || ' % -> '
+            || cast(round(100 * serve_null_share, 1) as {{ dbt.type_string() }}) || ' % (monitor_null_share_warn)' as rule
     from drift
     union all
     select 'balance', check_name, snapshot, cutoff_ts, value, threshold, status, rule

@@ -24,10 +24,10 @@ feature_values as (
         side,
         {% if feature_kind(name) == 'categorical' -%}
         cast(null as double) as value,
-        cast({{ name }} as varchar) as category
+        cast({{ name }} as {{ dbt.type_string() }}) as category
         {%- else -%}
         cast({{ name }} as double) as value,
-        cast(null as varchar) as category
+        cast(null as {{ dbt.type_string() }}) as category
         {%- endif %}
     from candidates
     {{ 'union all' if not loop.last }}
@@ -58,7 +58,7 @@ binned as (
                     when feature_values.value >= edges.high then {{ bins - 1 }}
                     else floor((feature_values.value - edges.low) / (edges.high - edges.low) * {{ bins }})
                 end
-            as varchar)
+            as {{ dbt.type_string() }})
         end as bin
     from feature_values
     left join edges on feature_values.feature_name = edges.feature_name
