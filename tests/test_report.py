@@ -66,6 +66,16 @@ def report(trained_warehouse, tmp_path_factory) -> Path:
     return page
 
 
+def test_a_warehouse_without_a_model_is_one_line(demo_warehouse, tmp_path: Path) -> None:
+    with demo_warehouse.env():
+        result = CliRunner().invoke(
+            cli, ["report", "--db", str(demo_warehouse.db), "--out", str(tmp_path / "r.html")]
+        )
+    assert result.exit_code == 1
+    assert "no model is registered yet: run `recsql train` first" in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_the_report_is_one_file_with_every_plot_inline(report: Path) -> None:
     text = report.read_text()
     assert text.startswith("<!DOCTYPE html>")
