@@ -175,3 +175,69 @@ def test_feedback_path_false_ignores_segments(warehouse_with_feedback: Warehouse
     assert warehouse.query("select count(*) from stg_feedback_events") == [(0,)]
     warehouse.build(select="path:models/feedback")
     assert warehouse.query("select count(*) from stg_feedback_events") == [(1,)]
+
+
+def test_feedback_becomes_labels_and_point_in_time_features(
+    warehouse_with_feedback: Warehouse,
+) -> None:
+    """A click in a snapshot's label window labels it (graded like a logged click); lists shown
+    before a cutoff become user_item_times_shown / _skipped / _best_position as of that cutoff,
+    never anything shown at or after it."""
+    from datetime import timedelta
+
+    warehouse = warehouse_with_feedback
+    cutoffs = dict(warehouse.query("select snapshot, cutoff_ts from int_snapshots"))
+    [(user, shown_item)] = warehouse.query(
+        "select user_id, item_id from fct_candidates where snapshot = 'test' and label = 0"
+        " and user_id in (select user_id from fct_candidates where snapshot = 'train')"
+        " order by user_id, item_id limit 1"
+    )
+    [(skipped_item,)] = warehouse.query(
+        "select item_id from fct_candidates where snapshot = 'train' and user_id = ?"
+        " and item_id <> ? order by item_id limit 1",
+        [user, shown_item],
+    )
+
+    def at(snapshot: str, days: float) -> str:
+        return (cutoffs[snapshot] + timedelta(days=days)).isoformat() + "Z"
+
+    def shown(n: int, request: str, item: str, kind: str, position: int, when: str) -> dict:
+        return {"event_id": f"f{n}", "event_type": kind, "request_id": request, "run_id": "r",
+                "user_id": user, "item_id": item, "position": position, "event_ts": when}  # fmt: skip
+
+    with FeedbackStore(warehouse.root / "feedback") as store:
+        store.append([
+            shown(1, "before-train", skipped_item, "impression", 2, at("train", -2)),
+            shown(2, "before-train", shown_item, "impression", 1, at("train", -2)),
+            shown(3, "before-train", shown_item, "click", 1, at("train", -1.9)),
+            shown(4, "in-test-window", shown_item, "impression", 3, at("test", 1)),
+            shown(5, "in-test-window", shown_item, "click", 3, at("test", 1.01)),
+            shown(6, "after-serve", skipped_item, "impression", 1, at("serve", 1)),
+        ])  # fmt: skip
+    warehouse.build(select="path:models/feedback int_labels")
+    assert warehouse.query(
+        "select label_grade from int_labels where snapshot = 'test' and user_id = ?"
+        " and item_id = ?",
+        [user, shown_item],
+    ) == [(1,)]  # event_weights: click 1
+    features = warehouse.query(
+        "select snapshot, item_id, times_shown, times_skipped, best_position"
+        " from int_user_item_feedback where user_id = ? and snapshot in ('train', 'test', 'serve')"
+        " order by snapshot, item_id",
+        [user],
+    )
+    expected = {
+        ("train", shown_item): (1, 0, 1), ("train", skipped_item): (1, 1, 2),
+        ("test", shown_item): (1, 0, 1), ("test", skipped_item): (1, 1, 2),
+        ("serve", shown_item): (2, 0, 1), ("serve", skipped_item): (1, 1, 2),
+    }  # fmt: skip
+    assert {(s, i): tuple(rest) for s, i, *rest in features} == expected
+    warehouse.build(select="fct_candidates")
+    carried = warehouse.query(
+        "select count(*), count(*) filter (where user_item_times_shown = feedback.times_shown"
+        " and user_item_times_skipped = feedback.times_skipped"
+        " and user_item_best_position = feedback.best_position)"
+        " from fct_candidates inner join int_user_item_feedback as feedback"
+        " using (snapshot, user_id, item_id)"
+    )[0]
+    assert carried[0] >= 1 and carried[0] == carried[1], carried

@@ -17,6 +17,7 @@
       'user_item_events_30d', 'user_item_order_share', 'user_item_mean_gap_days', 'user_item_due_ratio',
       'user_item_due_ratio_item',
       'user_item_category_share', 'user_item_category_rating', 'user_item_brand_share', 'user_item_price_ratio',
+      'user_item_times_shown', 'user_item_times_skipped', 'user_item_best_position',
       'sim_profile', 'sim_recent_max', 'sim_recent_mean',
   ] -%}
   {%- for name in candidate_generator_names() -%}

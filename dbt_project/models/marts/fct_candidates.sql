@@ -15,6 +15,7 @@ brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_af
 similarity as (select * from {{ ref('int_candidate_similarity') }}),
 labels as (select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}),
 policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
+shown as (select * from {{ ref('int_user_item_feedback') }}),
 {%- set user_attributes = attribute_features('user_attributes') %}
 {%- set item_attributes = attribute_features('item_attributes') + attribute_features('item_numeric_attributes') %}
 {%- if user_attributes %}
@@ -97,6 +98,10 @@ features as (
         categories.rating_mean - users.rating_mean as user_item_category_rating,
         coalesce(brands.share, 0) as user_item_brand_share,
         items.price / nullif(users.avg_price, 0) as user_item_price_ratio,
+        -- served lists before the cutoff (feedback): shown, shown and skipped, best position
+        coalesce(shown.times_shown, 0) as user_item_times_shown,
+        coalesce(shown.times_skipped, 0) as user_item_times_skipped,
+        shown.best_position as user_item_best_position,
         -- user_attr_ / item_attr_ / item_num_: the attributes the vars map (static)
         {% for attribute in user_attributes -%}
         user_attributes.{{ attribute.feature }},
@@ -157,6 +162,10 @@ features as (
     {%- if item_attributes %}
     left join item_attributes on candidates.item_id = item_attributes.item_id
     {%- endif %}
+    left join shown
+        on candidates.snapshot = shown.snapshot
+        and candidates.user_id = shown.user_id
+        and candidates.item_id = shown.item_id
     left join labels
         on candidates.snapshot = labels.snapshot
         and candidates.user_id = labels.user_id

@@ -1,9 +1,14 @@
 -- What each user did in each snapshot's label window [cutoff_ts, label_end_ts): one row per
 -- snapshot, user and item, graded by the strongest event type (var event_weights). Labels may
 -- look ahead (that is their job): an event later cancelled by a return is not a label.
-{%- set weights = var('event_weights') %}
+-- Engagement with served lists (feedback: click, add_to_cart, purchase) labels the windows
+-- it falls in, graded the same way; an impression alone is not a label.
 with
 events as (select * from {{ ref('int_interactions_clean') }}),
+feedback as (
+    select user_id, item_id, event_type, event_ts from {{ ref('int_feedback_events') }}
+    where event_type <> 'impression'
+),
 snapshots as (select * from {{ ref('int_snapshots') }} where label_end_ts is not null),
 
 in_window as (
@@ -11,12 +16,7 @@ in_window as (
         snapshots.snapshot,
         events.user_id,
         events.item_id,
-        case events.event_type
-            {%- for event_type, weight in weights.items() %}
-            when {{ sql_string(event_type, 'event_weights') }} then {{ sql_number(weight, 'event_weights') }}
-            {%- endfor %}
-            else 1
-        end as grade
+        {{ event_grade('events.event_type') }} as grade
     from snapshots
     inner join events
         on events.event_ts >= snapshots.cutoff_ts
@@ -25,6 +25,12 @@ in_window as (
     {%- if var('label_min_rating') is not none %}
         and (events.rating is null or events.rating >= {{ sql_number(var('label_min_rating'), 'label_min_rating') }})
     {%- endif %}
+    union all
+    select snapshots.snapshot, feedback.user_id, feedback.item_id, {{ event_grade('feedback.event_type') }} as grade
+    from snapshots
+    inner join feedback
+        on feedback.event_ts >= snapshots.cutoff_ts
+        and feedback.event_ts < snapshots.label_end_ts
 ),
 
 labels as (
