@@ -516,23 +516,31 @@ def serve(db, host, port, api_key, rate_limit, burst, max_body_bytes, table, pol
 @click.option("--seed", default=7, show_default=True, help="Same seed, same shoppers.")
 @click.option("--feedback-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Without --url: where segments go. Default: $RECSQL_WAREHOUSE/feedback.")  # fmt: skip
-def demo_feedback(db, url, api_key, shoppers, k, seed, feedback_dir) -> None:
+@click.option("--append-purchases-to", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also add the simulated purchases to this Parquet interaction"
+              " log (the demo's: warehouse/raw/interactions.parquet), as the shop's order system"
+              " would, so the next dbt build learns from the visits.")  # fmt: skip
+def demo_feedback(db, url, api_key, shoppers, k, seed, feedback_dir, append_purchases_to) -> None:
     """Simulate shoppers who see the served lists and click, add to cart or buy.
 
     Clicks fall with the position shown (the bias a later model must correct for); a few
-    shoppers are new to the shop and see the cold-start list.
+    shoppers are new to the shop and see the cold-start list. The visits happen on the day
+    after the data ends.
 
     \b
     Example:  recsql demo-feedback --url http://127.0.0.1:8000 --shoppers 1000
               recsql demo-feedback            # no server: straight into the store
+              recsql demo-feedback --append-purchases-to warehouse/raw/interactions.parquet
     """
     from recsql import feedback_demo
 
     path = warehouse_file(db)
     result = feedback_demo.simulate(
         path, shoppers=shoppers, k=k, seed=seed, url=url, api_key=api_key,
-        feedback_dir=feedback_dir,
+        feedback_dir=feedback_dir, append_purchases_to=append_purchases_to,
     )  # fmt: skip
     counts = ", ".join(f"{name} {result.events[name]:,}" for name in
                        ("impression", "click", "add_to_cart", "purchase"))  # fmt: skip
     click.echo(f"{result.shoppers:,} shoppers (run {', '.join(sorted(result.runs))}): {counts}")
+    if result.log is not None:
+        click.echo(f"{len(result.purchases):,} purchases added to {result.log}")

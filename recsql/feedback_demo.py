@@ -7,6 +7,11 @@ Each simulated shopper fetches their list (``GET /recommendations/{user}``), see
 ``POST /feedback``. Against a running server (``url``) this is the real loop over HTTP;
 without one, the same service code validates the events and writes them through the same
 store, reading the published run from the DuckDB file once.
+
+The visits happen on the day after the warehouse's data ends (its serve cutoff), as if the
+lists had gone live then; ``append_purchases_to`` also records the simulated purchases in the
+shop's interaction log, as its order system would, so the next ``dbt build`` moves its cutoffs
+past the visits and learns from them (labels in the latest window, shown/skipped features).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class FeedbackRun:
     shoppers: int = 0
     events: Counter = field(default_factory=Counter)
     runs: set = field(default_factory=set)
+    purchases: list = field(default_factory=list)  # the events, as sent
+    log: Path | None = None  # the interaction log they were appended to
 
 
 def shopper_events(
@@ -130,12 +137,15 @@ def simulate(
     feedback_dir: Path | None = None,
     table: str = "recommendations",
     model: ShopperModel = ShopperModel(),
+    append_purchases_to: Path | None = None,
 ) -> FeedbackRun:
     """Simulate ``shoppers`` visits; POST to ``url`` or, without it, write to the store."""
     rng = random.Random(seed)
     users = _shopper_ids(db, shoppers, rng, model, table)
     result = FeedbackRun()
-    now = datetime.now(UTC) - timedelta(minutes=10)
+    now = visit_day(db)
+    if append_purchases_to is not None:
+        result.log = append_purchases_to
     if url:
         client = _Http(url, api_key)
         try:
@@ -144,13 +154,73 @@ def simulate(
                 events = shopper_events(answer, rng, model, now)
                 if events:
                     client.call("POST", "/feedback", {"events": events})
+                result.purchases += [e for e in events if e["event_type"] == "purchase"]
                 result.shoppers += 1
                 result.runs.add(answer["run_id"])
                 result.events.update(event["event_type"] for event in events)
         finally:
             client.close()
-        return result
-    return _simulate_in_process(db, users, k, rng, model, now, feedback_dir, table, result)
+    else:
+        _simulate_in_process(db, users, k, rng, model, now, feedback_dir, table, result)
+    if append_purchases_to is not None:
+        append_purchases(append_purchases_to, result.purchases)
+    return result
+
+
+def visit_day(db: Path) -> datetime:
+    """10:00 on the day after the serve cutoff (the end of the data), or now if that is later."""
+    with warehouse.connect(db, read_only=True) as con:
+        rows = con.execute(
+            "select max(cutoff_ts) from int_snapshots where split = 'serve'"
+        ).fetchall()
+    now = datetime.now(UTC) - timedelta(minutes=10)
+    if not rows or rows[0][0] is None:
+        return now
+    day = datetime.combine(rows[0][0].date() + timedelta(days=1), datetime.min.time(), UTC)
+    return min(now, day + timedelta(hours=10))
+
+
+def append_purchases(log: Path, purchases: list[dict]) -> None:
+    """Add the simulated purchases to the interaction log file (Parquet), keeping its columns
+    and types: quantity 1, the item's median price in the log, the request as the order. The
+    file is replaced whole, by rename, so a reader never sees half of it."""
+    import duckdb
+    import pyarrow as pa
+
+    if not log.exists() or log.suffix != ".parquet":
+        raise errors.NotBuilt(f"{log} is not a Parquet interaction log to append to")
+    rows = pa.table(
+        {
+            "user_id": pa.array([e["user_id"] for e in purchases], pa.string()),
+            "item_id": pa.array([str(e["item_id"]) for e in purchases], pa.string()),
+            "event_ts": pa.array(
+                [datetime.fromisoformat(e["event_ts"]).replace(tzinfo=None) for e in purchases],
+                pa.timestamp("us"),
+            ),
+            "order_id": pa.array([e["request_id"] for e in purchases], pa.string()),
+        }
+    )
+    temporary = log.with_name(f".{log.name}.appending")
+    with duckdb.connect() as con:
+        con.register("bought", rows)
+        described = con.execute(f"describe select * from read_parquet('{log}')").fetchall()
+        columns = {row[0]: row[1] for row in described}
+        given = {"user_id": "bought.user_id", "item_id": "bought.item_id",
+                 "event_ts": "bought.event_ts", "order_id": "bought.order_id",
+                 "event_type": "'purchase'", "quantity": "1", "price": "prices.price"}  # fmt: skip
+        select = ", ".join(
+            f'cast({given.get(name, "null")} as {kind}) as "{name}"'
+            for name, kind in columns.items()
+        )
+        con.execute(
+            f"copy (select * from read_parquet('{log}') union all"
+            f" select {select} from bought left join ("
+            f"   select cast(item_id as varchar) as item_id, median(price) as price"
+            f"   from read_parquet('{log}') where price > 0 group by 1"
+            f" ) as prices on prices.item_id = bought.item_id)"
+            f" to '{temporary}' (format parquet)"
+        )
+    temporary.replace(log)
 
 
 def _simulate_in_process(db, users, k, rng, model, now, feedback_dir, table, result):
@@ -178,7 +248,7 @@ def _simulate_in_process(db, users, k, rng, model, now, feedback_dir, table, res
             events = shopper_events(answer, rng, model, now)
             if events:
                 store.append(service.validate(json.dumps({"events": events}).encode()))
+                result.purchases += [e for e in events if e["event_type"] == "purchase"]
             result.shoppers += 1
             result.events.update(event["event_type"] for event in events)
     result.runs.add(snapshot.run_id)
-    return result

@@ -241,3 +241,56 @@ def test_feedback_becomes_labels_and_point_in_time_features(
         " using (snapshot, user_id, item_id)"
     )[0]
     assert carried[0] >= 1 and carried[0] == carried[1], carried
+
+
+def test_on_the_demo_the_visits_flow_into_the_next_build_and_model(
+    warehouse_with_feedback: Warehouse, demo_warehouse: Warehouse
+) -> None:
+    """demo-feedback --append-purchases-to: shoppers visit the day after the data ends, their
+    purchases reach the log, and the next dbt build moves its cutoffs past the visits: their
+    engagement labels the latest window, the serve rows carry what users were shown, and the
+    next recsql train learns with those features."""
+    import shutil
+
+    from recsql.training import train_ranker
+
+    warehouse = warehouse_with_feedback
+    shutil.copytree(demo_warehouse.raw, warehouse.raw)
+    [(data_end,)] = warehouse.query("select cutoff_ts from int_snapshots where split = 'serve'")
+    log = warehouse.raw / "interactions.parquet"
+    with warehouse.env():
+        result = CliRunner().invoke(
+            cli,
+            ["demo-feedback", "--db", str(warehouse.db), "--shoppers", "600",
+             "--append-purchases-to", str(log)],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "purchases added to" in result.output
+    warehouse.build()
+    [(serve_cutoff, test_cutoff)] = warehouse.query(
+        "select max(cutoff_ts) filter (where split = 'serve'),"
+        " max(cutoff_ts) filter (where split = 'test') from int_snapshots"
+    )
+    assert serve_cutoff > data_end  # the visits' purchases moved the end of the data
+    [(feedback_labels,)] = warehouse.query(
+        "select count(*) from int_labels inner join int_feedback_events as feedback"
+        " using (user_id, item_id) where int_labels.snapshot = 'test'"
+        " and feedback.event_type in ('click', 'add_to_cart')"
+        " and feedback.event_ts >= ? and feedback.event_ts < ?",
+        [test_cutoff, serve_cutoff],
+    )
+    assert feedback_labels > 20
+    [(shown_rows,)] = warehouse.query(
+        "select count(*) from fct_candidates where split = 'serve' and user_item_times_shown > 0"
+    )
+    assert shown_rows > 100
+    assert warehouse.query("select sum(impressions) from feedback_funnel")[0][0] > 1000
+    with warehouse.env():
+        model = train_ranker(warehouse.db, rounds=40, seed=1, show_progress=False)
+    importance = dict(
+        warehouse.query(
+            "select feature_name, gain from feature_importance where model_version = ?",
+            [model.model_version],
+        )
+    )
+    assert "user_item_times_shown" in importance and "user_item_best_position" in importance
