@@ -218,7 +218,7 @@ def within_cap(
     """Rows that are among the ``cap`` best of their (user, value) among the allowed rows, by
     score; rows without a value always pass."""
     keep = np.ones(len(users), dtype=bool)
-    rows = np.flatnonzero(allowed & np.array([v is not None for v in values], dtype=bool))
+    rows = np.flatnonzero(allowed & np.not_equal(values, None))
     if not len(rows):
         return keep
     user_codes = np.unique(users[rows], return_inverse=True)[1]

@@ -91,6 +91,8 @@ def test_the_report_is_one_file_with_every_plot_inline(report: Path) -> None:
 def test_the_report_opens_in_chromium_with_every_plot_drawn(report: Path) -> None:
     binary = chromium_binary()
     if binary is None:
+        if os.environ.get("RECSQL_REQUIRE_BROWSER"):  # CI installed it: a missing one is a failure
+            pytest.fail("RECSQL_REQUIRE_BROWSER is set but no chromium binary is on PATH")
         pytest.skip("no chromium binary on PATH (apt-get install chromium): browser test skipped")
     screenshot = report.parent / "report-screenshot.png"
     with Browser(binary, report.parent / "chromium-profile") as browser:
