@@ -372,7 +372,20 @@ def evaluate(
         "peer_params": params,
         "recsql": recsql_info,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "commit": git_commit(),
     }  # fmt: skip
+
+
+def git_commit() -> str | None:
+    """The commit measured, with a mark when the work tree had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+modified" if dirty.strip() else "")
 
 
 def main() -> None:
