@@ -6,7 +6,7 @@ DBT_ARGS := --project-dir dbt_project --profiles-dir .
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo build test lint bench docs clean
+.PHONY: install demo build test test-spark lint bench docs clean
 
 install: $(VENV)/.installed
 
@@ -34,7 +34,12 @@ build: install  ## dbt build on whatever the vars point at
 	$(DBT) build $(DBT_ARGS)
 
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not spark"
+
+# the dbt models on Spark (session mode, Java 17) give DuckDB's tables: a few minutes
+test-spark: install
+	$(BIN)/pip install --quiet -e '.[spark]'
+	$(BIN)/pytest -q -s -m spark tests/test_spark.py
 
 lint: install
 	$(BIN)/ruff check .

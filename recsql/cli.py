@@ -394,6 +394,31 @@ def export(db, out) -> None:
         click.echo(f"{table} -> {file}")
 
 
+@cli.command("attach-spark")
+@db_option
+@click.option("--spark-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The spark target's table folders. Default: $RECSQL_WAREHOUSE/spark/recsql.")  # fmt: skip
+def attach_spark(db, spark_dir) -> None:
+    """Read a Spark build here: one DuckDB view per table the spark target wrote as Parquet.
+
+    `recsql train`, `score` and `report` then work on the Spark tables as on a DuckDB build.
+    Give the views a DuckDB file of their own (--db), not the one a DuckDB build made.
+
+    \b
+    Example:  recsql attach-spark --db warehouse/spark.duckdb && recsql train --db warehouse/spark.duckdb
+    """
+    from recsql import spark_tables
+
+    path = resolve_db(db)
+    try:
+        names = spark_tables.attach_spark_tables(
+            path, spark_dir or spark_tables.default_spark_dir()
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{len(names)} views in {path} over the Spark tables (fct_candidates, ...)")
+
+
 @cli.command()
 @db_option
 @click.option("--users", "user_count", default=3, show_default=True, help="How many users to show.")

@@ -32,7 +32,7 @@ file_rows as (
         {{ sql_string(file_rows.skipped[:10] | join('; ')) }} as skipped_lines
     union all
     {%- endfor %}
-    select 'none', 0, 0, ''
+    select 'none' as raw_file, 0 as file_rows, 0 as staged_rows, '' as skipped_lines
 ),
 
 mismatches as (

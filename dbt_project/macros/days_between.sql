@@ -9,5 +9,5 @@
 {%- endmacro %}
 
 {% macro spark__days_between(start, finish) -%}
-    (unix_timestamp({{ finish }}) - unix_timestamp({{ start }})) / 86400.0
+    (unix_micros({{ finish }}) / 1e6 - unix_micros({{ start }}) / 1e6) / 86400.0
 {%- endmacro %}

@@ -9,9 +9,9 @@
   {%- if title_patterns is string -%}{%- set title_patterns = [title_patterns] -%}{%- endif -%}
   (false
   {%- for pattern in id_patterns %}
-    or coalesce(regexp_full_match({{ item_id }}, {{ sql_string(pattern, 'non_product_item_ids') }}, 'i'), false)
+    or coalesce({{ regexp_full_match_ci(item_id, sql_string(pattern, 'non_product_item_ids')) }}, false)
   {%- endfor %}
   {%- for pattern in title_patterns %}
-    or coalesce(regexp_matches({{ title }}, {{ sql_string(pattern, 'non_product_titles') }}, 'i'), false)
+    or coalesce({{ regexp_matches_ci(title, sql_string(pattern, 'non_product_titles')) }}, false)
   {%- endfor %})
 {%- endmacro %}

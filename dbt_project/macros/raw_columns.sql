@@ -5,12 +5,7 @@
 {% macro raw_columns(relation, entity='raw') %}
   {%- if not execute -%}{{ return({}) }}{%- endif -%}
   {%- do check_raw_file(relation, entity) -%}
-  {%- set described = run_query('describe select * from ' ~ relation) -%}
-  {%- set columns = {} -%}
-  {%- for row in described.rows -%}
-    {%- do columns.update({row[0]: row[1] | upper}) -%}
-  {%- endfor -%}
-  {{ return(columns) }}
+  {{ return(described_columns('select * from ' ~ relation)) }}
 {% endmacro %}
 
 {#- The user's column for `canonical`, quoted, or null when they map it to null or the file
@@ -42,9 +37,9 @@
   {%- if column == 'null' -%}
     cast(null as double)
   {%- elif raw_type in numeric_raw_types() or raw_type.startswith('DECIMAL') -%}
-    case when isfinite(cast({{ column }} as double)) then cast({{ column }} as double) end
+    case when {{ is_finite('cast(' ~ column ~ ' as double)') }} then cast({{ column }} as double) end
   {%- else -%}
-    case when isfinite(try_cast(trim({{ raw_text(column) }}) as double)) then try_cast(trim({{ raw_text(column) }}) as double) end
+    case when {{ is_finite('try_cast(trim(' ~ raw_text(column) ~ ') as double)') }} then try_cast(trim({{ raw_text(column) }}) as double) end
   {%- endif -%}
 {% endmacro %}
 
@@ -52,13 +47,13 @@
     quarantine the row with it instead of defaulting. -#}
 {% macro raw_unreadable_number(column, raw_type='') %}
   {%- if column == 'null' -%}
-    cast(null as varchar)
+    cast(null as {{ dbt.type_string() }})
   {%- elif raw_type in numeric_raw_types() or raw_type.startswith('DECIMAL') -%}
-    case when not isfinite(cast({{ column }} as double)) then cast({{ column }} as varchar) end
+    case when not {{ is_finite('cast(' ~ column ~ ' as double)') }} then cast({{ column }} as {{ dbt.type_string() }}) end
   {%- else -%}
     case
         when nullif(trim({{ raw_text(column) }}), '') is not null
-            and not coalesce(isfinite(try_cast(trim({{ raw_text(column) }}) as double)), false)
+            and not coalesce({{ is_finite('try_cast(trim(' ~ raw_text(column) ~ ') as double)') }}, false)
             then trim({{ raw_text(column) }})
     end
   {%- endif -%}

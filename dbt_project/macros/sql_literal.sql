@@ -70,5 +70,14 @@
 
 {#- An identifier in double quotes, embedded quotes doubled. -#}
 {% macro sql_identifier(name) %}
-  {{ return('"' ~ (name | string).replace('"', '""') ~ '"') }}
+  {{ return(adapter.dispatch('sql_identifier', 'recsql')(name | string)) }}
+{% endmacro %}
+
+{% macro default__sql_identifier(name) %}
+  {{ return('"' ~ name.replace('"', '""') ~ '"') }}
+{% endmacro %}
+
+{#- Spark quotes identifiers with backticks. -#}
+{% macro spark__sql_identifier(name) %}
+  {{ return('`' ~ name.replace('`', '``') ~ '`') }}
 {% endmacro %}

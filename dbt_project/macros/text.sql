@@ -16,10 +16,10 @@
     control character (NUL, escape, C1) is dropped, so they never reach titles, reasons or
     exports. Applied at staging to every text and id column. -#}
 {% macro strip_control(expr) -%}
-    regexp_replace(regexp_replace({{ expr }}, '[\t\n\r\x0b\x0c]', ' ', 'g'), '[\x00-\x08\x0e-\x1f\x7f-\x9f]', '', 'g')
+    {{ regexp_replace_all(regexp_replace_all(expr, '[\\t\\n\\r\\x0b\\x0c]', ' '), '[\\x00-\\x08\\x0e-\\x1f\\x7f-\\x9f]', '') }}
 {%- endmacro %}
 
 {#- A raw column as text with control characters stripped (null stays null). -#}
 {% macro raw_text(expr) -%}
-    {{ strip_control('cast(' ~ expr ~ ' as varchar)') }}
+    {{ strip_control('cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') }}
 {%- endmacro %}

@@ -54,7 +54,7 @@ renamed as (
 numbered as (
     select
         renamed.*,
-        row_number() over (partition by event_id order by received_at, segment) as copy_number
+        row_number() over (partition by event_id order by received_at nulls last, segment) as copy_number
     from renamed
 ),
 
@@ -73,19 +73,19 @@ select * from deduplicated
 with
 no_feedback as (
     select
-        cast(null as varchar) as event_id,
-        cast(null as varchar) as event_type,
-        cast(null as varchar) as request_id,
-        cast(null as varchar) as run_id,
-        cast(null as varchar) as model_version,
-        cast(null as varchar) as list_kind,
-        cast(null as varchar) as user_id,
-        cast(null as varchar) as item_id,
+        cast(null as {{ dbt.type_string() }}) as event_id,
+        cast(null as {{ dbt.type_string() }}) as event_type,
+        cast(null as {{ dbt.type_string() }}) as request_id,
+        cast(null as {{ dbt.type_string() }}) as run_id,
+        cast(null as {{ dbt.type_string() }}) as model_version,
+        cast(null as {{ dbt.type_string() }}) as list_kind,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as item_id,
         cast(null as integer) as position,
-        cast(null as varchar) as reason,
+        cast(null as {{ dbt.type_string() }}) as reason,
         cast(null as {{ dbt.type_timestamp() }}) as event_ts,
         cast(null as {{ dbt.type_timestamp() }}) as received_at,
-        cast(null as varchar) as segment
+        cast(null as {{ dbt.type_string() }}) as segment
     where false
 )
 

@@ -12,7 +12,22 @@ user_items as (select * from {{ ref('int_user_item_history') }}),
 categories as (select snapshot, user_id, category, share, rating_mean from {{ ref('int_user_category_affinity') }}),
 item_categories as (select item_id, category from {{ ref('int_item_categories') }}),
 brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}),
+{%- if python_models_enabled() %}
 similarity as (select * from {{ ref('int_candidate_similarity') }}),
+{%- else %}
+-- no text vectors without Python (DuckDB only): the sim_ features and similar_to_title stay null
+similarity as (
+    select
+        cast(null as {{ dbt.type_string() }}) as snapshot,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as item_id,
+        cast(null as double) as sim_profile,
+        cast(null as double) as sim_recent_max,
+        cast(null as double) as sim_recent_mean,
+        cast(null as {{ dbt.type_string() }}) as similar_to_item_id
+    where false
+),
+{%- endif %}
 labels as (select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}),
 policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
 shown as (select * from {{ ref('int_user_item_feedback') }}),

@@ -1,5 +1,6 @@
 -- "Customers who look at X see Y": each item's nearest items by what their text means, with
 -- titles, for people and BI tools. One row per item and neighbour (rank 1 = most similar).
+{{ config(enabled=python_models_enabled()) }}  {#- reads Python models: DuckDB only -#}
 with
 neighbours as (select * from {{ ref('int_item_neighbours') }}),
 items as (select item_id, title, category from {{ ref('int_items_clean') }}),

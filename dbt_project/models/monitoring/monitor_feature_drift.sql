@@ -56,7 +56,7 @@ binned as (
                 case
                     when edges.high is null or edges.high <= edges.low or feature_values.value <= edges.low then 0
                     when feature_values.value >= edges.high then {{ bins - 1 }}
-                    else floor((feature_values.value - edges.low) / (edges.high - edges.low) * {{ bins }})
+                    else cast(floor((feature_values.value - edges.low) / (edges.high - edges.low) * {{ bins }}) as double)
                 end
             as {{ dbt.type_string() }})
         end as bin
@@ -90,8 +90,8 @@ totals as (
 shares as (
     select
         counted.feature_name,
-        greatest(counted.reference_rows * 1.0 / nullif(totals.reference_rows, 0), 0.0001) as reference_share,
-        greatest(counted.serve_rows * 1.0 / nullif(totals.serve_rows, 0), 0.0001) as serve_share
+        greatest(counted.reference_rows * 1e0 / nullif(totals.reference_rows, 0), 0.0001) as reference_share,
+        greatest(counted.serve_rows * 1e0 / nullif(totals.serve_rows, 0), 0.0001) as serve_share
     from counted
     inner join totals on counted.feature_name = totals.feature_name
 ),
@@ -113,8 +113,8 @@ measured as (
         totals.serve_rows,
         totals.bins,
         psi.psi,
-        totals.reference_nulls * 1.0 / nullif(totals.reference_rows, 0) as reference_null_share,
-        totals.serve_nulls * 1.0 / nullif(totals.serve_rows, 0) as serve_null_share
+        totals.reference_nulls * 1e0 / nullif(totals.reference_rows, 0) as reference_null_share,
+        totals.serve_nulls * 1e0 / nullif(totals.serve_rows, 0) as serve_null_share
     from features
     left join totals on features.feature_name = totals.feature_name
     left join psi on features.feature_name = psi.feature_name

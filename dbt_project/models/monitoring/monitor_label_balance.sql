@@ -23,8 +23,8 @@ per_snapshot as (
         snapshot,
         count(*) as queries,
         count(case when positives > 0 then 1 end) as queries_with_positive,
-        sum(positives) * 1.0 / sum(candidates) as label_rate,
-        count(case when positives = 0 then 1 end) * 1.0 / count(*) as no_positive_share,
+        sum(positives) * 1e0 / sum(candidates) as label_rate,  -- e0: a double on every engine
+        count(case when positives = 0 then 1 end) * 1e0 / count(*) as no_positive_share,
         percentile_cont(0.5) within group (order by candidates) as median_group_size,
         max(candidates) as max_group_size
     from queries

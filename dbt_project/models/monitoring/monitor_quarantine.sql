@@ -29,7 +29,7 @@ rates as (
         reasons.reason,
         weekly_rows.raw_rows,
         coalesce(rejected.rejected_rows, 0) as rejected_rows,
-        coalesce(rejected.rejected_rows, 0) * 1.0 / weekly_rows.raw_rows as rate
+        coalesce(rejected.rejected_rows, 0) * 1e0 / weekly_rows.raw_rows as rate
     from weekly_rows
     cross join reasons
     left join rejected on weekly_rows.week = rejected.week and reasons.reason = rejected.reason

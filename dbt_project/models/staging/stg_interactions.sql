@@ -6,7 +6,7 @@
 -- A table, not a view: raw_row_id must be numbered once, so kept + rejected reconcile.
 {{ config(materialized='table') }}
 
-{%- set relation = source('raw', 'interactions') -%}
+{%- set relation = raw_relation(source('raw', 'interactions')) -%}
 {%- set cols = column_map('interactions') -%}
 {%- set available = raw_columns(relation, 'interactions') -%}
 {%- set quantity = mapped_column(cols, available, 'quantity', 'interactions', relation) -%}
@@ -19,7 +19,7 @@ source as (select * from {{ relation }}),
 
 renamed as (
     select
-        row_number() over () as raw_row_id,
+        {{ file_row_number() }} as raw_row_id,
         {{ id_text(mapped_column(cols, available, 'user_id', 'interactions', relation, required=true), mapped_type(cols, available, 'user_id')) }} as user_id,
         {{ id_text(mapped_column(cols, available, 'item_id', 'interactions', relation, required=true), mapped_type(cols, available, 'item_id')) }} as item_id,
         {{ parse_timestamp(mapped_column(cols, available, 'event_ts', 'interactions', relation, required=true), var('event_ts_format'), mapped_type(cols, available, 'event_ts')) }} as event_ts,
@@ -41,7 +41,7 @@ renamed as (
 -- only an absent one means 1
 numbers as (
     select
-        * exclude (quantity_value),
+        {{ star_except(['quantity_value']) }},
         case when quantity_raw is null then coalesce(quantity_value, 1) end as quantity
     from renamed
 )

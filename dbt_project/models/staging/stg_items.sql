@@ -8,7 +8,7 @@
 {{- require_attribute_file('item_numeric_attributes', 'items_path', 'items') }}
 
 {%- if has_catalog %}
-{%- set relation = source('raw', 'items') -%}
+{%- set relation = raw_relation(source('raw', 'items')) -%}
 {%- set cols = column_map('items') -%}
 {%- set available = raw_columns(relation, 'items') %}
 
@@ -17,7 +17,7 @@ source as (select * from {{ relation }}),
 
 renamed as (
     select
-        row_number() over () as raw_row_id,
+        {{ file_row_number() }} as raw_row_id,
         {{ id_text(mapped_column(cols, available, 'item_id', 'items', relation, required=true), mapped_type(cols, available, 'item_id')) }} as item_id,
         {{ raw_text(mapped_column(cols, available, 'title', 'items', relation)) }} as title,
         {{ raw_text(mapped_column(cols, available, 'description', 'items', relation)) }} as description,
@@ -42,10 +42,10 @@ from_log as (
     select
         row_number() over (order by item_id) as raw_row_id,
         item_id,
-        cast(null as varchar) as title,
-        cast(null as varchar) as description,
-        cast(null as varchar) as category,
-        cast(null as varchar) as brand,
+        cast(null as {{ dbt.type_string() }}) as title,
+        cast(null as {{ dbt.type_string() }}) as description,
+        cast(null as {{ dbt.type_string() }}) as category,
+        cast(null as {{ dbt.type_string() }}) as brand,
         cast(null as double) as price,
         cast(null as timestamp) as created_at,
         cast(null as boolean) as available

@@ -5,7 +5,7 @@
 {{- require_attribute_file('user_attributes', 'users_path', 'users') }}
 
 {%- if has_users %}
-{%- set relation = source('raw', 'users') -%}
+{%- set relation = raw_relation(source('raw', 'users')) -%}
 {%- set cols = column_map('users') -%}
 {%- set available = raw_columns(relation, 'users') %}
 
@@ -32,7 +32,7 @@ from_log as (
     select
         user_id,
         cast(null as timestamp) as signup_ts,
-        cast(null as varchar) as segment
+        cast(null as {{ dbt.type_string() }}) as segment
     from interactions
     group by user_id
 )

@@ -3,7 +3,7 @@
 -- that generator did not propose it).
 with
 proposed as (
-    {% for generator in candidate_generators() -%}
+    {% for generator in candidate_generators() if python_models_enabled() or not generator.get('python') -%}
     select snapshot, user_id, item_id, generator, score, generator_rank
     from {{ ref(generator['model']) }}
     {{ 'union all' if not loop.last }}

@@ -2,6 +2,7 @@
 -- profile vector (recsql_nearest_items) and of their recent items (int_item_neighbours),
 -- scored by the best cosine similarity. Only items that exist at the cutoff survive the union.
 -- depends_on: {{ ref('int_item_neighbours') }}  (it builds the index the function searches)
+{{ config(enabled=python_models_enabled()) }}  {#- calls Python functions: DuckDB only -#}
 with
 profiles as (select * from {{ ref('int_user_profiles') }}),
 recent as (select * from {{ ref('int_user_recent_items') }}),

@@ -9,7 +9,7 @@ ranked as (
     select
         snapshot,
         item_id,
-        events_7d + events_30d / 30.0 as recent_score,
+        events_7d + events_30d / 30e0 as recent_score,  -- e0: a double on every engine (Spark: 30.0 is a decimal)
         row_number() over (
             partition by snapshot order by events_7d desc, events_30d desc, item_id
         ) as recent_rank,

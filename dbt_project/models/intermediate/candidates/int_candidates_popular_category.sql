@@ -14,7 +14,7 @@ ranked_in_category as (
         popularity.snapshot,
         items.category,
         popularity.item_id,
-        popularity.events_7d + popularity.events_30d / 30.0 as recent_score,
+        popularity.events_7d + popularity.events_30d / 30e0 as recent_score,  -- e0: a double on every engine
         row_number() over (
             partition by popularity.snapshot, items.category
             order by popularity.events_7d desc, popularity.events_30d desc, popularity.item_id

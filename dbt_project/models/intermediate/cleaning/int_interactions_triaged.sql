@@ -72,7 +72,7 @@ numbered as (
 
 deduplicated as (
     select
-        * exclude (copy_number, reason),
+        {{ star_except(['copy_number', 'reason']) }},
         case when reason is null and copy_number > 1 then 'duplicate' else reason end as reason
     from numbered
 ),
@@ -101,7 +101,7 @@ order_lines as (
 
 merged as (
     select
-        * exclude (is_order_line, line_number, order_quantity, order_price, quantity, price, reason),
+        {{ star_except(['is_order_line', 'line_number', 'order_quantity', 'order_price', 'quantity', 'price', 'reason']) }},
         case when is_order_line and line_number = 1 then order_quantity else quantity end as quantity,
         case when is_order_line and line_number = 1 then order_price else price end as price,
         case when is_order_line and line_number > 1 then 'merged_line' else reason end as reason
@@ -119,7 +119,7 @@ item_counts as (
 
 triaged as (
     select
-        merged.* exclude (reason),
+        {{ star_except(['reason'], 'merged') }},
         case
             when merged.reason is not null then merged.reason
             when user_counts.events < {{ sql_number(var('min_events_per_user'), 'min_events_per_user', integer=true) }} then 'below_min_user_events'

@@ -74,10 +74,12 @@ walk as (
 running as (
     select
         *,
-        row_number() over stack as step,
-        sum(units) over (stack rows between unbounded preceding and current row) as total
+        row_number() over (partition by user_id, item_id order by event_ts, is_return, raw_row_id) as step,
+        sum(units) over (
+            partition by user_id, item_id order by event_ts, is_return, raw_row_id
+            rows between unbounded preceding and current row
+        ) as total
     from walk
-    window stack as (partition by user_id, item_id order by event_ts, is_return, raw_row_id)
 ),
 
 levels as (

@@ -1,6 +1,7 @@
 -- What int_candidate_similarity multiplies, as row numbers into the vector matrices: per
 -- snapshot user, their candidate items, their profile and their last sim_recent_items items.
 -- One row per snapshot and user with candidates.
+{{ config(enabled=python_models_enabled()) }}  {#- reads Python models: DuckDB only -#}
 with
 candidates as (select snapshot, user_id, item_id from {{ ref('int_candidates') }}),
 embeddings as (select item_id, item_row from {{ ref('int_item_embeddings') }}),

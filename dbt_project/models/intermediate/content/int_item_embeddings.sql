@@ -3,6 +3,7 @@
 -- its cache first and encodes only texts never seen; texts are deduplicated and fed in length
 -- order so each batch the model sees pads little. A table: the function lives on dbt's
 -- connection only.
+{{ config(enabled=python_models_enabled()) }}  {#- calls Python functions: DuckDB only -#}
 with
 items as (select * from {{ ref('int_items_clean') }}),
 

@@ -1,6 +1,7 @@
 -- How much each item the user had before the cutoff counts in their profile vector: its
 -- recency-weighted count (half-life var recency_half_life_days), with the dense row numbers
 -- the Python model int_user_profiles multiplies by. One row per snapshot, user and item.
+{{ config(enabled=python_models_enabled()) }}  {#- reads Python models: DuckDB only -#}
 with
 users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
 history as (select * from {{ ref('int_user_item_history') }}),

@@ -9,7 +9,7 @@ items as (select * from {{ ref('stg_items') }} where item_id is not null)
 select
     item_id
     {%- for attribute in attributes %},
-    arg_min({{ attribute.feature }}, raw_row_id) as {{ attribute.feature }}
+    {{ arg_min_not_null(attribute.feature, 'raw_row_id') }} as {{ attribute.feature }}
     {%- endfor %}
 from items
 group by item_id

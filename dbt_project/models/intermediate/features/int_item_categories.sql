@@ -5,15 +5,18 @@ with
 items as (select item_id, category from {{ ref('int_items_clean') }}),
 
 exploded as (
-    select distinct
-        item_id,
-        {% if var('category_separator') -%}
-        trim(unnest(string_split(category, {{ sql_string(var('category_separator'), 'category_separator') }}))) as category
-        {%- else -%}
-        category
-        {%- endif %}
+    {% if var('category_separator') -%}
+    select distinct item_id, trim(category) as category
+    from (
+        select item_id, {{ split_to_rows('category', var('category_separator')) }} as category
+        from items
+        where category is not null
+    ) as parts
+    {%- else -%}
+    select distinct item_id, category
     from items
     where category is not null
+    {%- endif %}
 ),
 
 categories as (

@@ -11,7 +11,7 @@ repeats as (
     select
         snapshot,
         item_id,
-        avg(case when days_bought > 1 then 1.0 else 0.0 end) as repeat_rate,
+        avg(case when days_bought > 1 then 1e0 else 0e0 end) as repeat_rate,  -- e0: a double on every engine
         median(mean_gap_days) as median_gap_days
     from user_items
     group by snapshot, item_id
@@ -42,7 +42,7 @@ popularity as (
         repeats.repeat_rate,
         repeats.median_gap_days,
         -- daily rate over the last 7 days vs the last 30: > 1 = rising
-        (counted.events_7d / 7.0) / ((counted.events_30d + 1) / 30.0) as trend_7d_30d,
+        (counted.events_7d / 7e0) / ((counted.events_30d + 1) / 30e0) as trend_7d_30d,
         {{ days_between('least(coalesce(items.created_at, counted.first_event_ts), counted.first_event_ts)', 'counted.cutoff_ts') }} as age_days
     from counted
     left join items on counted.item_id = items.item_id

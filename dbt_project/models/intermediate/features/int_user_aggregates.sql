@@ -14,7 +14,7 @@ activity as (
         count(*) as events,
         count(*) filter (where age_days <= 30) as events_30d,
         count(distinct item_id) as distinct_items,
-        count(distinct coalesce(order_id, cast(event_ts as varchar))) as orders,
+        count(distinct coalesce(order_id, cast(event_ts as {{ dbt.type_string() }}))) as orders,
         min(age_days) as days_since_last_event,
         max(age_days) as days_since_first_event,
         avg(price) as avg_price,
@@ -28,7 +28,7 @@ repurchase as (
     select
         snapshot,
         user_id,
-        avg(case when times_bought > 1 then 1.0 else 0.0 end) as repurchase_rate
+        avg(case when times_bought > 1 then 1e0 else 0e0 end) as repurchase_rate  -- e0: a double on every engine
     from user_items
     group by snapshot, user_id
 ),
