@@ -39,7 +39,7 @@ test: install
 # the dbt models on Spark (session mode, Java 17) give DuckDB's tables: a few minutes
 test-spark: install
 	$(BIN)/pip install --quiet -e '.[spark]'
-	$(BIN)/pytest -q -s -m spark tests/test_spark.py
+	RECSQL_REQUIRE_SPARK=1 $(BIN)/pytest -q -s -m spark tests/test_spark.py
 
 lint: install
 	$(BIN)/ruff check .
