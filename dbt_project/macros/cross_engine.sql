@@ -234,3 +234,62 @@
     location '{{ location_root }}/{{ model['alias'] }}'
   {%- endif %}
 {%- endmacro %}
+
+{#- One row: each column's exact continuous percentiles over its non-null values in `relation`
+    (a table or an aliased subquery) where `condition` holds, as columns <column>__<name> for
+    each name: fraction in `fractions` (DuckDB's quantile_cont, to the last bit on both). -#}
+{% macro percentile_row(columns, fractions, relation, condition) %}
+  {{ return(adapter.dispatch('percentile_row', 'recsql')(columns, fractions, relation, condition)) }}
+{% endmacro %}
+
+{% macro default__percentile_row(columns, fractions, relation, condition) -%}
+    select
+        {%- for column in columns %}{% set last_column = loop.last %}{% for name, fraction in fractions.items() %}
+        percentile_cont({{ fraction }}) within group (order by cast({{ column }} as double)) as {{ column }}__{{ name }}
+        {{- ',' if not (loop.last and last_column) }}
+        {%- endfor %}{% endfor %}
+    from {{ relation }}
+    where {{ condition }}
+{%- endmacro %}
+
+{#- Spark's percentile_cont holds each group's distinct values in one in-memory map (at 1M events
+    it ran out of a 4g heap here); ranks from a sort spill instead. Position (n - 1) x fraction,
+    then DuckDB's interpolation lo + (hi - lo) x (position - floor(position)). -#}
+{% macro spark__percentile_row(columns, fractions, relation, condition) -%}
+    {%- set at = {} %}
+    {%- for name, fraction in fractions.items() %}
+    {%- do at.update({name: '(n - 1) * ' ~ fraction ~ 'e0'}) %}
+    {%- endfor %}
+    select
+        {%- for column in columns %}{% set last_column = loop.last %}{% for name in fractions %}
+        max(case when feature = '{{ column }}' then {{ name }} end) as {{ column }}__{{ name }}
+        {{- ',' if not (loop.last and last_column) }}
+        {%- endfor %}{% endfor %}
+    from (
+        select
+            feature,
+            {%- for name in fractions %}
+            max(case when position = floor({{ at[name] }}) then value end)
+                + (max(case when position = ceil({{ at[name] }}) then value end)
+                   - max(case when position = floor({{ at[name] }}) then value end))
+                * ({{ at[name] }} - floor({{ at[name] }})) as {{ name }}
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        from (
+            select
+                feature,
+                value,
+                row_number() over (partition by feature order by value) - 1 as position,
+                count(*) over (partition by feature) as n
+            from (
+                {%- for column in columns %}
+                select '{{ column }}' as feature, cast({{ column }} as double) as value
+                from {{ relation }}
+                where {{ condition }} and {{ column }} is not null
+                {{ 'union all' if not loop.last }}
+                {%- endfor %}
+            ) as long_values
+        ) as ranked
+        group by feature, n
+    ) as percentiles
+{%- endmacro %}

@@ -5,73 +5,70 @@
 -- percentiles (outliers fall in the end bins), one more for nulls; a categorical feature's
 -- values are its bins. Equal widths, not quantiles: a cutoff taken at another time of day
 -- moves every "days since" value a little, which quantile bins on tied values magnify.
--- One row per feature.
+-- One row per feature. Each feature is counted into its bins in a scan of its own column, with
+-- the edges of monitor_feature_drift_edges: no long (row x feature) table is built (it made
+-- this the slowest model of a large build).
 {%- set features = ranker_features() %}
 {%- set bins = sql_number(var('monitor_drift_bins'), 'monitor_drift_bins', integer=true, minimum=2) | int %}
+{#- each scan reads one column of fct_candidates in a subquery of its own: as a CTE, DuckDB would
+    materialise every feature column once and scan all of that for each feature -#}
+{%- set side = "case when split = 'serve' then 'serve' else 'reference' end as side" %}
 with
 features as (select feature_name, family, kind, position from {{ ref('ranker_features') }}),
-candidates as (
-    select case when split = 'serve' then 'serve' else 'reference' end as side, {{ features | join(', ') }}
-    from {{ ref('fct_candidates') }}
-    where split = 'serve' or snapshot = {{ sql_string(var('monitor_drift_reference'), 'monitor_drift_reference') }}
-),
 
--- one row per candidate and feature: a number, or the text of a categorical value
-feature_values as (
+edges as (select * from {{ ref('monitor_feature_drift_edges') }}),
+
+-- per feature and bin, the rows on each side: bin_index -1 holds the nulls, a categorical
+-- feature's values are its bins (category)
+counted_bins as (
     {% for name in features -%}
     select
         '{{ name }}' as feature_name,
-        side,
-        {% if feature_kind(name) == 'categorical' -%}
-        cast(null as double) as value,
-        cast({{ name }} as {{ dbt.type_string() }}) as category
-        {%- else -%}
-        cast({{ name }} as double) as value,
-        cast(null as {{ dbt.type_string() }}) as category
-        {%- endif %}
-    from candidates
+        bin_index,
+        category,
+        count(case when side = 'reference' then 1 end) as reference_rows,
+        count(case when side = 'serve' then 1 end) as serve_rows
+    from (
+        select
+            candidates.side,
+            {% if feature_kind(name) == 'categorical' -%}
+            case when {{ name }} is null then -1 end as bin_index,
+            cast({{ name }} as {{ dbt.type_string() }}) as category
+            {%- else -%}
+            {%- set value = 'cast(candidates.' ~ name ~ ' as double)' %}
+            {%- set low = 'edges.' ~ name ~ '__low' %}
+            {%- set high = 'edges.' ~ name ~ '__high' %}
+            case
+                when {{ value }} is null then -1
+                when {{ high }} is null or {{ high }} <= {{ low }} or {{ value }} <= {{ low }} then 0
+                when {{ value }} >= {{ high }} then {{ bins - 1 }}
+                else cast(floor(({{ value }} - {{ low }}) / ({{ high }} - {{ low }}) * {{ bins }}) as bigint)
+            end as bin_index,
+            cast(null as {{ dbt.type_string() }}) as category
+            {%- endif %}
+        from (
+            select {{ side }}, {{ name }}
+            from {{ ref('fct_candidates') }}
+            where split = 'serve' or snapshot = {{ sql_string(var('monitor_drift_reference'), 'monitor_drift_reference') }}
+        ) as candidates
+        cross join edges
+    ) as binned
+    group by bin_index, category
     {{ 'union all' if not loop.last }}
     {% endfor %}
-),
-
--- the bins are fixed by the reference side only; serve values are counted into the same bins
-edges as (
-    select
-        feature_name,
-        percentile_cont(0.01) within group (order by value) as low,
-        percentile_cont(0.99) within group (order by value) as high
-    from feature_values
-    where side = 'reference' and value is not null
-    group by feature_name
-),
-
-binned as (
-    select
-        feature_values.feature_name,
-        feature_values.side,
-        case
-            when feature_values.category is not null then 'value ' || feature_values.category
-            when feature_values.value is null then 'null'
-            else 'bin ' || cast(
-                case
-                    when edges.high is null or edges.high <= edges.low or feature_values.value <= edges.low then 0
-                    when feature_values.value >= edges.high then {{ bins - 1 }}
-                    else cast(floor((feature_values.value - edges.low) / (edges.high - edges.low) * {{ bins }}) as double)
-                end
-            as {{ dbt.type_string() }})
-        end as bin
-    from feature_values
-    left join edges on feature_values.feature_name = edges.feature_name
 ),
 
 counted as (
     select
         feature_name,
-        bin,
-        count(case when side = 'reference' then 1 end) as reference_rows,
-        count(case when side = 'serve' then 1 end) as serve_rows
-    from binned
-    group by feature_name, bin
+        case
+            when category is not null then 'value ' || category
+            when bin_index = -1 then 'null'
+            else 'bin ' || cast(bin_index as {{ dbt.type_string() }})
+        end as bin,
+        reference_rows,
+        serve_rows
+    from counted_bins
 ),
 
 totals as (
