@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from recsql.ranking_data import rank_within_user
-from tests.conftest import REPO, Warehouse
+from tests.conftest import REPO, Warehouse, copy_warehouse
 
 GROUPS, ITEMS_PER_GROUP, USERS = 4, 15, 120  # 60 items: popularity's 30 cannot hold them all
 
@@ -232,3 +232,24 @@ def test_when_seen_items_are_left_out_the_truth_and_popularity_leave_them_out_to
         " and metric = 'recall' and k = 20"
     )
     assert measured == pytest.approx(expected) and expected > 0
+
+
+def test_candidate_recall_counts_new_items_only_when_seen_items_are_left_out(
+    demo_warehouse, tmp_path
+) -> None:
+    recall_sql = "select snapshot, generator, hits, label_items from candidate_recall"
+    kept = {(s, g): (hits, labels) for s, g, hits, labels in demo_warehouse.query(recall_sql)}
+    assert kept[("test", "repurchase")][0] > 0  # the demo's re-buys are found by repurchase
+    copy = copy_warehouse(demo_warehouse, tmp_path)
+    copy.build(vars={"exclude_seen": True}, select="int_seen_policy candidate_recall")
+    left_out = {(s, g): (hits, labels) for s, g, hits, labels in copy.query(recall_sql)}
+    new_labels = copy.query(
+        "select count(*) from int_labels as labels left join int_user_item_history as history"
+        " using (snapshot, user_id, item_id) where labels.snapshot = 'test' and history.item_id is null"
+    )[0][0]
+    # repurchase proposes only items users had: nothing is left of it (a generator with no
+    # candidates has no row)
+    assert left_out.get(("test", "repurchase"), (0, new_labels)) == (0, new_labels)
+    assert left_out[("test", "union")][1] == new_labels
+    assert 0 < new_labels < kept[("test", "union")][1]
+    assert 0 < left_out[("test", "union")][0] < kept[("test", "union")][0]

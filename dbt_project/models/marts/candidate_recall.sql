@@ -1,9 +1,34 @@
 -- How much of what users really did next the candidates contain: per labelled snapshot, per
 -- generator and for their union, the share of label items proposed (recall@candidates) and
--- candidates per user. The ceiling of every ranker downstream.
+-- candidates per user. The ceiling of every ranker downstream. When the build leaves out items
+-- users already had (int_seen_policy), both sides leave them out, as fct_candidates and the
+-- evaluation do: the recall of new items, which a re-buy generator cannot raise.
 with
-labels as (select snapshot, user_id, item_id from {{ ref('int_labels') }}),
-candidates as (select * from {{ ref('int_candidates') }}),
+policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
+history as (select snapshot, user_id, item_id from {{ ref('int_user_item_history') }}),
+
+labels as (
+    select labels.snapshot, labels.user_id, labels.item_id
+    from {{ ref('int_labels') }} as labels
+    cross join policy
+    left join history
+        on labels.snapshot = history.snapshot
+        and labels.user_id = history.user_id
+        and labels.item_id = history.item_id
+    where not (policy.exclude_seen and history.item_id is not null)
+),
+
+candidates as (
+    select candidates.*
+    from {{ ref('int_candidates') }} as candidates
+    cross join policy
+    left join history
+        on candidates.snapshot = history.snapshot
+        and candidates.user_id = history.user_id
+        and candidates.item_id = history.item_id
+    where not (policy.exclude_seen and history.item_id is not null)
+),
+
 snapshots as (select snapshot, split from {{ ref('int_snapshots') }} where split <> 'serve'),
 
 proposals as (
