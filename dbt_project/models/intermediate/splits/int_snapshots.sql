@@ -14,12 +14,12 @@ bounds as (
         {% if var('train_cutoff') -%}
         {{ sql_timestamp(var('train_cutoff'), 'train_cutoff') }}
         {%- else -%}
-        date_trunc('day', quantile_cont(event_ts, 0.8))
+        date_trunc('day', {{ timestamp_quantile('event_ts', 0.8) }})
         {%- endif %} as train_cutoff_ts,
         {% if var('test_cutoff') -%}
         {{ sql_timestamp(var('test_cutoff'), 'test_cutoff') }}
         {%- else -%}
-        date_trunc('day', quantile_cont(event_ts, 0.9))
+        date_trunc('day', {{ timestamp_quantile('event_ts', 0.9) }})
         {%- endif %} as test_cutoff_ts
     from events
 ),
