@@ -7,28 +7,19 @@ with
 policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
 history as (select snapshot, user_id, item_id from {{ ref('int_user_item_history') }}),
 
-labels as (
-    select labels.snapshot, labels.user_id, labels.item_id
-    from {{ ref('int_labels') }} as labels
+{% for name, relation in [('labels', ref('int_labels')), ('candidates', ref('int_candidates'))] -%}
+{{ name }} as (
+    select kept.*
+    from {{ relation }} as kept
     cross join policy
     left join history
-        on labels.snapshot = history.snapshot
-        and labels.user_id = history.user_id
-        and labels.item_id = history.item_id
+        on kept.snapshot = history.snapshot
+        and kept.user_id = history.user_id
+        and kept.item_id = history.item_id
     where not (policy.exclude_seen and history.item_id is not null)
 ),
 
-candidates as (
-    select candidates.*
-    from {{ ref('int_candidates') }} as candidates
-    cross join policy
-    left join history
-        on candidates.snapshot = history.snapshot
-        and candidates.user_id = history.user_id
-        and candidates.item_id = history.item_id
-    where not (policy.exclude_seen and history.item_id is not null)
-),
-
+{% endfor -%}
 snapshots as (select snapshot, split from {{ ref('int_snapshots') }} where split <> 'serve'),
 
 proposals as (
