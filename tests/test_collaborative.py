@@ -253,3 +253,51 @@ def test_candidate_recall_counts_new_items_only_when_seen_items_are_left_out(
     assert left_out[("test", "union")][1] == new_labels
     assert 0 < new_labels < kept[("test", "union")][1]
     assert 0 < left_out[("test", "union")][0] < kept[("test", "union")][0]
+
+
+RANKED_PER_USER = ["popular", "popular_category", "covisit", "item_knn", "ease"]
+
+
+def test_when_seen_items_are_left_out_generators_fill_their_slots_with_new_items(
+    demo_warehouse, tmp_path
+) -> None:
+    """Each generator ranks the items the user never had, so none of its top-k is wasted on
+    an item that is dropped later (before: 6 of EASE's 50 survived on a grocery log)."""
+    proposals = " union all ".join(
+        f"select snapshot, user_id, item_id, generator, generator_rank from int_candidates_{name}"
+        for name in RANKED_PER_USER
+    )
+    new_items_sql = (
+        f"select generator, count(*) from ({proposals}) as proposed"
+        " left join int_user_item_history as history using (snapshot, user_id, item_id)"
+        " where history.item_id is null group by generator"
+    )
+    kept = dict(demo_warehouse.query(new_items_sql))
+    copy = copy_warehouse(demo_warehouse, tmp_path)
+    copy.build(
+        vars={"exclude_seen": True},
+        select="int_seen_policy int_ease_inputs "
+        + " ".join(f"int_candidates_{name}" for name in RANKED_PER_USER),
+    )
+    left_out = dict(copy.query(new_items_sql))
+    seen = copy.query(
+        f"select count(*) from ({proposals}) as proposed"
+        " inner join int_user_item_history as history using (snapshot, user_id, item_id)"
+    )
+    assert seen == [(0,)]
+    assert set(left_out) == set(kept)
+    for generator, count in left_out.items():
+        assert count > kept[generator], (generator, count, kept[generator])
+    # ranks run 1..n for every user: nothing ranked and then dropped
+    gaps = copy.query(
+        f"select generator, count(*) from (select snapshot, user_id, generator,"
+        f" max(generator_rank) as top, count(*) as n from ({proposals}) as proposed"
+        " group by all) as per_user where top <> n group by generator"
+    )
+    assert gaps == []
+    # every user gets a full list of best sellers they never had
+    short = copy.query(
+        "select generator, count(*) from (select snapshot, user_id, generator, count(*) as n"
+        " from int_candidates_popular group by all) as per_user where n < 30 group by generator"
+    )
+    assert short == []

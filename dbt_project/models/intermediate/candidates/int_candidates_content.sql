@@ -35,13 +35,15 @@ scored as (
     group by snapshot, user_id, item_id
 ),
 
+unseen as ({{ without_seen_items('scored') }}),
+
 ranked as (
     select
         snapshot, user_id, item_id,
         'content' as generator,
         cast(score as double) as score,
         row_number() over (partition by snapshot, user_id order by score desc, item_id) as generator_rank
-    from scored
+    from unseen
 ),
 
 candidates as (

@@ -18,13 +18,15 @@ scored as (
     group by recent.snapshot, recent.user_id, covisitation.neighbour_item_id
 ),
 
+unseen as ({{ without_seen_items('scored') }}),
+
 ranked as (
     select
         snapshot, user_id, item_id,
         'covisit' as generator,
         score,
         row_number() over (partition by snapshot, user_id order by score desc, item_id) as generator_rank
-    from scored
+    from unseen
 ),
 
 candidates as (

@@ -2,9 +2,10 @@
 
 B = I - P / diag(P) with P = (X'X + lambda I)^-1 over the users x items matrix X of the
 snapshot's visible history (int_ease_inputs: the ease_max_items items with most users). A user's
-scores are their row of X times B; the top candidates_ease items per ranked user are kept. A
-Python model because the solve needs the whole Gram matrix at once; numpy does it in seconds
-for a few thousand items. One row per snapshot, user and item.
+scores are their row of X times B; the top candidates_ease items per ranked user are kept, among
+the items they never had when the build leaves those out (int_seen_policy). A Python model
+because the solve needs the whole Gram matrix at once; numpy does it in seconds for a few
+thousand items. One row per snapshot, user and item.
 """
 
 import numpy as np
@@ -41,10 +42,16 @@ def top_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return rows[keep], columns[keep], values[keep]
 
 
+def seen_policy_excludes(dbt) -> bool:
+    rows = dbt.ref("int_seen_policy").project("exclude_seen").fetchall()  # one row
+    return bool(rows and rows[0][0])
+
+
 def model(dbt, session):
     dbt.config(materialized="table")
     regularisation = float(dbt.config.get("ease_lambda"))
     k = int(dbt.config.get("candidates_ease"))
+    exclude_seen = seen_policy_excludes(dbt)
     inputs = dbt.ref("int_ease_inputs").order("snapshot, user_row, item_row").to_arrow_table()
     pieces = []
     for snapshot in inputs.column("snapshot").unique().to_pylist():
@@ -52,9 +59,15 @@ def model(dbt, session):
         user_rows = part.column("user_row").to_numpy()
         item_rows = part.column("item_row").to_numpy()
         n_users, n_items = int(user_rows.max()) + 1, int(item_rows.max()) + 1
-        matrix = sparse.csr_matrix(
+        in_profile = part.column("in_profile").to_numpy(zero_copy_only=False)
+        had = sparse.csr_matrix(
             (np.ones(len(user_rows), np.float32), (user_rows, item_rows)), shape=(n_users, n_items)
-        )
+        )  # every row: items the user had (older ones only come when they are left out)
+        matrix = sparse.csr_matrix(
+            (np.ones(int(in_profile.sum()), np.float32),
+             (user_rows[in_profile], item_rows[in_profile])),
+            shape=(n_users, n_items),
+        )  # fmt: skip
         weights = ease_weights(matrix, regularisation)
         item_ids = np.empty(n_items, dtype=object)
         item_ids[item_rows] = part.column("item_id").to_numpy(zero_copy_only=False)
@@ -66,6 +79,8 @@ def model(dbt, session):
         for start in range(0, len(targets), USERS_PER_BATCH):
             batch = targets[start : start + USERS_PER_BATCH]
             scores = np.asarray(matrix[batch] @ weights)
+            if exclude_seen:
+                scores[had[batch].nonzero()] = -np.inf
             rows, columns, values = top_items(scores, k)
             ranks = rank_within_user(rows)
             pieces.append(

@@ -20,13 +20,15 @@ scored as (
     group by user_items.snapshot, user_items.user_id, neighbours.neighbour_item_id
 ),
 
+unseen as ({{ without_seen_items('scored') }}),
+
 ranked as (
     select
         snapshot, user_id, item_id,
         'item_knn' as generator,
         score,
         row_number() over (partition by snapshot, user_id order by score desc, item_id) as generator_rank
-    from scored
+    from unseen
 ),
 
 candidates as (

@@ -1,9 +1,13 @@
 -- Recent and all-time best sellers before the cutoff, proposed to every user of the snapshot
 -- (cold-start users included). Two generators: popular_recent (7d, then 30d) and
--- popular_alltime (all events before the cutoff).
+-- popular_alltime (all events before the cutoff). When the build leaves out items users
+-- already had, each user gets their best sellers among those they never had (drawn from the
+-- 4 x candidates_popular best), ranked for them.
+{%- set top = sql_number(var('candidates_popular'), 'candidates_popular', integer=true) %}
 with
 users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
 popularity as (select * from {{ ref('int_item_popularity') }}),
+policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
 
 ranked as (
     select
@@ -20,18 +24,39 @@ ranked as (
     from popularity
 ),
 
+depth as (
+    select {{ top }} * (case when exclude_seen then 4 else 1 end) as best from policy
+),
+
+pool as (
+    select users.snapshot, users.user_id, ranked.item_id,
+        ranked.recent_score, ranked.recent_rank, ranked.alltime_score, ranked.alltime_rank
+    from users
+    inner join ranked on users.snapshot = ranked.snapshot
+    cross join depth
+    where ranked.recent_rank <= depth.best or ranked.alltime_rank <= depth.best
+),
+
+unseen as ({{ without_seen_items('pool') }}),
+
+ranked_for_user as (
+    select
+        *,
+        row_number() over (partition by snapshot, user_id order by recent_rank) as user_recent_rank,
+        row_number() over (partition by snapshot, user_id order by alltime_rank) as user_alltime_rank
+    from unseen
+),
+
 candidates as (
-    select users.snapshot, users.user_id, ranked.item_id,
-        'popular_recent' as generator, ranked.recent_score as score, ranked.recent_rank as generator_rank
-    from users
-    inner join ranked on users.snapshot = ranked.snapshot
-    where ranked.recent_rank <= {{ sql_number(var('candidates_popular'), 'candidates_popular', integer=true) }}
+    select snapshot, user_id, item_id,
+        'popular_recent' as generator, recent_score as score, user_recent_rank as generator_rank
+    from ranked_for_user
+    where user_recent_rank <= {{ top }}
     union all
-    select users.snapshot, users.user_id, ranked.item_id,
-        'popular_alltime', ranked.alltime_score, ranked.alltime_rank
-    from users
-    inner join ranked on users.snapshot = ranked.snapshot
-    where ranked.alltime_rank <= {{ sql_number(var('candidates_popular'), 'candidates_popular', integer=true) }}
+    select snapshot, user_id, item_id,
+        'popular_alltime', alltime_score, user_alltime_rank
+    from ranked_for_user
+    where user_alltime_rank <= {{ top }}
 )
 
 select * from candidates

@@ -1,5 +1,8 @@
 -- Recent best sellers within each of the user's favourite categories before the cutoff,
--- scored by the user's share of that category times the item's recent popularity.
+-- scored by the user's share of that category times the item's recent popularity. When the
+-- build leaves out items users already had, each category gives the user its best sellers
+-- among those they never had (drawn from the 4 x candidates_popular_category best).
+{%- set top = sql_number(var('candidates_popular_category'), 'candidates_popular_category', integer=true) %}
 with
 users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
 affinity as (
@@ -8,6 +11,7 @@ affinity as (
 ),
 popularity as (select * from {{ ref('int_item_popularity') }}),
 items as (select item_id, category from {{ ref('int_item_categories') }}),
+policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
 
 ranked_in_category as (
     select
@@ -23,20 +27,43 @@ ranked_in_category as (
     inner join items on popularity.item_id = items.item_id
 ),
 
-scored as (
+pool as (
     select
         users.snapshot,
         users.user_id,
+        affinity.category,
+        affinity.share,
         ranked_in_category.item_id,
-        max(affinity.share * ln(1 + ranked_in_category.recent_score)) as score
+        ranked_in_category.recent_score,
+        ranked_in_category.category_rank
     from users
     inner join affinity
         on users.snapshot = affinity.snapshot and users.user_id = affinity.user_id
     inner join ranked_in_category
         on affinity.snapshot = ranked_in_category.snapshot
         and affinity.category = ranked_in_category.category
-    where ranked_in_category.category_rank <= {{ sql_number(var('candidates_popular_category'), 'candidates_popular_category', integer=true) }}
-    group by users.snapshot, users.user_id, ranked_in_category.item_id  -- an item in two liked categories
+    cross join policy
+    where ranked_in_category.category_rank <= {{ top }} * (case when policy.exclude_seen then 4 else 1 end)
+),
+
+unseen as ({{ without_seen_items('pool') }}),
+
+kept as (
+    select * from (
+        select
+            *,
+            row_number() over (
+                partition by snapshot, user_id, category order by category_rank
+            ) as rank_for_user
+        from unseen
+    ) as numbered
+    where rank_for_user <= {{ top }}
+),
+
+scored as (
+    select snapshot, user_id, item_id, max(share * ln(1 + recent_score)) as score
+    from kept
+    group by snapshot, user_id, item_id  -- an item in two liked categories
 ),
 
 candidates as (
