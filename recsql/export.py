@@ -62,7 +62,7 @@ def remove_leftovers(out_dir: Path) -> list[Path]:
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
-    literal = str(path).replace("'", "''")
     con.execute(
-        f"copy (select * from {warehouse.quote(table)}) to '{literal}' (format parquet)"
+        f"copy (select * from {warehouse.quote(table)})"
+        f" to {warehouse.quote_literal(path)} (format parquet)"
     ).fetchall()

@@ -201,9 +201,10 @@ def append_purchases(log: Path, purchases: list[dict]) -> None:
         }
     )
     temporary = log.with_name(f".{log.name}.appending")
+    source = f"read_parquet({warehouse.quote_literal(log)})"
     with duckdb.connect() as con:
         con.register("bought", rows)
-        described = con.execute(f"describe select * from read_parquet('{log}')").fetchall()
+        described = con.execute(f"describe select * from {source}").fetchall()
         columns = {row[0]: row[1] for row in described}
         given = {"user_id": "bought.user_id", "item_id": "bought.item_id",
                  "event_ts": "bought.event_ts", "order_id": "bought.order_id",
@@ -213,12 +214,12 @@ def append_purchases(log: Path, purchases: list[dict]) -> None:
             for name, kind in columns.items()
         )
         con.execute(
-            f"copy (select * from read_parquet('{log}') union all"
+            f"copy (select * from {source} union all"
             f" select {select} from bought left join ("
             f"   select cast(item_id as varchar) as item_id, median(price) as price"
-            f"   from read_parquet('{log}') where price > 0 group by 1"
+            f"   from {source} where price > 0 group by 1"
             f" ) as prices on prices.item_id = bought.item_id)"
-            f" to '{temporary}' (format parquet)"
+            f" to {warehouse.quote_literal(temporary)} (format parquet)"
         )
     temporary.replace(log)
 

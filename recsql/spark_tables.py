@@ -40,7 +40,7 @@ def spark_table_folders(root: Path) -> dict[str, Path]:
 
 def parquet_select(folder: Path, con: duckdb.DuckDBPyConnection) -> str:
     """A select over one Spark table's Parquet files, instants as naive UTC timestamps."""
-    source = f"read_parquet({quote_literal(str(folder / '*.parquet'))})"
+    source = f"read_parquet({warehouse.quote_literal(folder / '*.parquet')})"
     described = con.execute(f"describe select * from {source}").fetchall()
     columns = [
         f"timezone('UTC', {quote_identifier(name)}) as {quote_identifier(name)}"
@@ -87,7 +87,3 @@ def attach_spark_tables(db: Path, root: Path) -> list[str]:
 
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

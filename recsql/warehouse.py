@@ -112,6 +112,11 @@ class UnsafeName(ValueError):
     """A name that is not a plain (optionally schema-qualified) SQL identifier."""
 
 
+def quote_literal(text: str | Path) -> str:
+    """A string (a file path, say) as a SQL literal: a quote in it cannot end the string."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def quote(name: str) -> str:
     """Parse a table or column name with sqlglot and return it quoted for DuckDB.
 

@@ -294,3 +294,23 @@ def test_on_the_demo_the_visits_flow_into_the_next_build_and_model(
         )
     )
     assert "user_item_times_shown" in importance and "user_item_best_position" in importance
+
+
+def test_purchases_append_to_a_log_whose_path_has_a_quote(tmp_path) -> None:
+    """The log's path goes into SQL as a literal: a quote in a folder name must not end it."""
+    import duckdb
+
+    from recsql.feedback_demo import append_purchases
+
+    log = tmp_path / "o'brien's shop" / "interactions.parquet"
+    log.parent.mkdir()
+    duckdb.sql(
+        "select 'u1' as user_id, 7 as item_id, timestamp '2025-01-01 10:00' as event_ts,"
+        " 'o1' as order_id, 2.5 as price"
+    ).write_parquet(str(log))
+    append_purchases(log, [{"user_id": "u2", "item_id": 7, "event_ts": "2025-01-02T09:00:00",
+                            "request_id": "r1"}])  # fmt: skip
+    rows = (
+        duckdb.read_parquet(str(log)).project("user_id, item_id, order_id, price").order("user_id")
+    ).fetchall()
+    assert rows == [("u1", 7, "o1", 2.5), ("u2", 7, "r1", 2.5)]
