@@ -247,3 +247,16 @@ def test_demo_data_works_at_its_own_minimums(tmp_path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "items.parquet: 10 rows" in result.output
+
+
+@pytest.mark.parametrize(
+    ("fmt", "value"), [("epoch_s", "1735725600"), ("epoch_ms", "1735725600000.0")]
+)
+def test_epoch_formats_read_seconds_or_milliseconds(
+    new_warehouse: Warehouse, fmt: str, value: str
+) -> None:
+    vars = csv_shop(new_warehouse, HEADER + f"u1,1,{value},purchase,1,3.0,o1\n")
+    new_warehouse.build(vars={**vars, "event_ts_format": fmt}, select=CLEANING)
+    assert new_warehouse.query("select cast(event_ts as varchar) from int_interactions_clean") == [
+        ("2025-01-01 10:00:00",)
+    ]

@@ -5,17 +5,17 @@
     strptime format for text (a literal: quotes in it are escaped). raw_type (from raw_columns)
     picks the cheap path. -#}
 {% macro parse_timestamp(column, fmt='auto', raw_type='') %}
+  {%- if fmt in ('epoch_s', 'epoch_ms') -%}
+    {%- set per_unit = 1000000 if fmt == 'epoch_s' else 1000 -%}
+    {{ return(timestamp_from_micros('cast(try_cast(' ~ column ~ ' as double) * ' ~ per_unit ~ ' as bigint)')) }}
+  {%- endif -%}
   {{ return(adapter.dispatch('parse_timestamp', 'recsql')(column, fmt, raw_type)) }}
 {% endmacro %}
 
 {% macro default__parse_timestamp(column, fmt, raw_type) %}
   {%- set numeric_types = ('BIGINT', 'INTEGER', 'SMALLINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'DOUBLE', 'FLOAT') -%}
   {%- set text = "trim(cast(" ~ column ~ " as varchar))" -%}
-  {%- if fmt == 'epoch_s' -%}
-    make_timestamp(cast(try_cast({{ column }} as double) * 1000000 as bigint))
-  {%- elif fmt == 'epoch_ms' -%}
-    make_timestamp(cast(try_cast({{ column }} as double) * 1000 as bigint))
-  {%- elif fmt != 'auto' -%}
+  {%- if fmt != 'auto' -%}
     try_strptime({{ text }}, {{ sql_string(fmt, 'event_ts_format') }})
   {%- elif raw_type.startswith('TIMESTAMP WITH') -%}
     cast(timezone('UTC', {{ column }}) as timestamp)
@@ -39,11 +39,7 @@
 {% macro spark__parse_timestamp(column, fmt, raw_type) %}
   {%- set numeric_types = ('BIGINT', 'INTEGER', 'SMALLINT', 'HUGEINT', 'UBIGINT', 'UINTEGER', 'DOUBLE', 'FLOAT') -%}
   {%- set text = "trim(cast(" ~ column ~ " as string))" -%}
-  {%- if fmt == 'epoch_s' -%}
-    timestamp_micros(cast(try_cast({{ column }} as double) * 1000000 as bigint))
-  {%- elif fmt == 'epoch_ms' -%}
-    timestamp_micros(cast(try_cast({{ column }} as double) * 1000 as bigint))
-  {%- elif fmt != 'auto' -%}
+  {%- if fmt != 'auto' -%}
     {%- set codes = {'Y': 'yyyy', 'm': 'MM', 'd': 'dd', 'H': 'HH', 'M': 'mm', 'S': 'ss', 'f': 'SSSSSS',
                      'y': 'yy', 'b': 'MMM', 'B': 'MMMM', 'p': 'a', 'I': 'hh', 'z': 'Z', '%': '%'} -%}
     {%- set java = namespace(pattern='', code=false) -%}
