@@ -205,6 +205,14 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
     help="Share of train users held out for early stopping when there is only one train"
     " snapshot (with several, the latest one chooses the rounds).",
 )
+@click.option(
+    "--negatives-per-query",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Negatives each fit learns from per (snapshot, user), drawn at random; every positive"
+    " stays, and the rows that choose the rounds and judge the ranker stay whole. 0 keeps all.",
+)
 @click.option("--seed", default=42, show_default=True, help="Seed for LightGBM and the user split.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="JSON file of LightGBM parameters (options above win).")  # fmt: skip
@@ -216,6 +224,7 @@ def train(
     learning_rate,
     num_leaves,
     validation_fraction,
+    negatives_per_query,
     seed,
     config,
     as_json,
@@ -241,6 +250,7 @@ def train(
         result = training.train_ranker(
             path, params=params, rounds=rounds, early_stopping=early_stopping,
             validation_fraction=validation_fraction, seed=seed, show_progress=not as_json,
+            negatives_per_query=negatives_per_query or None,
         )  # fmt: skip
     except (training.TrainingError, LookupError) as error:
         raise click.ClickException(str(error)) from error

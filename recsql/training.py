@@ -6,7 +6,10 @@ chosen by NDCG@10 on the latest train snapshot (a time-later window, not a rando
 users); groups without a positive are left out of training, because LightGBM scores them
 NDCG 1. The test snapshot is ranked by a refit on every train snapshot and by the baselines,
 over every test user with labels (see ``evaluation``); the saved model is refit once more with
-the test window.
+the test window. The fits learn from every positive and at most ``negatives_per_query``
+negatives of each query, drawn at random: a round costs time in proportion to rows (50 of a
+0.5M-event demo's ~165 candidates per query took `recsql train` from 680 s to 310 s at the same
+test NDCG@10). The rows that choose the rounds and those that judge the ranker stay complete.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from recsql import evaluation, model_files, paths, progress, warehouse
 from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_order, load_split
 
 LATEST_TRAIN_SNAPSHOT = "train"  # int_snapshots: its label window ends at the test cutoff
+NEGATIVES_PER_QUERY = 50  # negatives a fit learns from per query (every positive stays)
 
 CATEGORICAL = "categorical_feature"  # in params: positions of the categorical features, "3,7"
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -82,6 +86,23 @@ def in_positive_groups(data: RankingData) -> np.ndarray:
         np.add.reduceat(data.labels > 0, np.r_[0, np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
     )
     return np.repeat(positives > 0, sizes)
+
+
+def learning_rows(data: RankingData, negatives_per_query: int | None, seed: int) -> np.ndarray:
+    """Every positive row, and at most ``negatives_per_query`` negatives of each query (snapshot,
+    user), drawn uniformly by ``seed``, so in expectation each generator keeps its share. None
+    keeps every row."""
+    positive = data.labels > 0
+    if negatives_per_query is None:
+        return np.ones(len(data.labels), dtype=bool)
+    sizes = group_sizes_in_row_order(data.snapshots, data.users)
+    query = np.repeat(np.arange(len(sizes)), sizes)
+    draw = np.random.default_rng(seed).random(len(data.labels))
+    order = np.lexsort((draw, positive, query))  # per query: negatives first, in random order
+    starts = np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order)) - starts  # place of each row within its query
+    return positive | (position < negatives_per_query)
 
 
 def dataset(
@@ -140,6 +161,7 @@ def train_ranker(
     rounds: int = 500,
     early_stopping: int = 50,
     validation_fraction: float = 0.15,
+    negatives_per_query: int | None = NEGATIVES_PER_QUERY,
     seed: int = 42,
     show_progress: bool = True,
 ) -> TrainResult:
@@ -191,13 +213,16 @@ def train_ranker(
             merged[CATEGORICAL] = ",".join(str(features.index(c)) for c in categorical)
         train = data.subset(keep)
         del data
+        learn = learning_rows(train, negatives_per_query, seed)
+        counts["learning_rows"] = int(learn.sum())
+        counts["negatives_per_query"] = negatives_per_query
         best_iteration = _choose_rounds(
-            train, validation[keep], features, merged, rounds, early_stopping, show_progress
+            train, validation[keep], learn, features, merged, rounds, early_stopping, show_progress
         )
         progress.note(
             f"best iteration {best_iteration}; refitting on every train snapshot", show_progress
         )
-        evaluated = _fit(train, features, merged, best_iteration)
+        evaluated = _fit(train.subset(learn), features, merged, best_iteration)
         progress.note("ranking the test snapshot: the ranker and every baseline", show_progress)
         test = load_split(
             con, "test", features, categories=categories
@@ -209,8 +234,13 @@ def train_ranker(
             f"refitting on every labelled snapshot, test included (+{len(test.labels):,} rows)",
             show_progress,
         )
-        final = _fit(concatenate(train, test), features, merged, best_iteration)
+        everything = concatenate(train, test)
         del train, test
+        final = _fit(
+            everything.subset(learning_rows(everything, negatives_per_query, seed)),
+            features, merged, best_iteration,
+        )  # fmt: skip
+        del everything
 
         snapshots = warehouse.snapshot_cutoffs(con)
         version = _model_version(final)
@@ -265,16 +295,18 @@ def concatenate(*parts: RankingData) -> RankingData:
 def _choose_rounds(
     data: RankingData,
     validation: np.ndarray,
+    learn: np.ndarray,
     features: Sequence[str],
     params: dict[str, Any],
     rounds: int,
     early_stopping: int,
     show_progress: bool,
 ) -> int:
-    """Boosting rounds by early stopping on the validation rows (all rounds without them)."""
+    """Boosting rounds by early stopping on every validation row (all rounds without any); the
+    fit learns from the ``learn`` rows of the others."""
     if not validation.any():
         return rounds
-    train_set = dataset(data.subset(~validation), features, params)
+    train_set = dataset(data.subset(~validation & learn), features, params)
     valid_set = dataset(data.subset(validation), features, params, train_set)
     on_round = _progress_callback(rounds, show_progress)
     booster = lgb.train(

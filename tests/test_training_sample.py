@@ -1,0 +1,46 @@
+"""The fits learn from every positive and a bounded, random share of each query's negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsql import training
+from recsql.ranking_data import RankingData
+
+
+def queries(sizes: list[int], positives: list[int]) -> RankingData:
+    """One query per size (snapshot 'a', user u<i>), the first ``positives[i]`` rows positive."""
+    users = np.concatenate([[f"u{i}"] * size for i, size in enumerate(sizes)]).astype(object)
+    labels = np.concatenate(
+        [np.r_[np.ones(p), np.zeros(size - p)] for size, p in zip(sizes, positives, strict=True)]
+    ).astype(np.int32)
+    rows = len(labels)
+    return RankingData(np.zeros((rows, 1), np.float32), labels, np.array(["a"] * rows, object),
+                       users, np.arange(rows).astype(str).astype(object))  # fmt: skip
+
+
+def test_every_positive_stays_and_each_query_keeps_at_most_n_negatives() -> None:
+    data = queries([400, 50, 120, 3], [5, 1, 0, 3])
+    keep = training.learning_rows(data, 100, seed=1)
+    kept = data.subset(keep)
+    assert (kept.labels > 0).sum() == (data.labels > 0).sum() == 9
+    negatives = {user: int(((kept.users == user) & (kept.labels == 0)).sum()) for user in
+                 ["u0", "u1", "u2", "u3"]}  # fmt: skip
+    assert negatives == {"u0": 100, "u1": 49, "u2": 100, "u3": 0}
+    # rows keep their query order, so the group sizes still hold
+    assert list(training.group_sizes_in_row_order(kept.snapshots, kept.users)) == [105, 50, 100, 3]
+
+
+def test_the_draw_is_random_but_repeatable_by_seed() -> None:
+    data = queries([400], [2])
+    first, again = training.learning_rows(data, 50, seed=7), training.learning_rows(data, 50, 7)
+    other = training.learning_rows(data, 50, seed=8)
+    assert (first == again).all() and not (first == other).all()
+    # uniform over the query: the kept negatives spread over its whole length
+    positions = np.flatnonzero(first & (data.labels == 0))
+    assert positions.min() < 100 and positions.max() > 300
+
+
+def test_none_keeps_every_row() -> None:
+    data = queries([400, 10], [1, 1])
+    assert training.learning_rows(data, None, seed=1).all()
