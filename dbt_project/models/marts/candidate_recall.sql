@@ -4,22 +4,8 @@
 -- users already had (int_seen_policy), both sides leave them out, as fct_candidates and the
 -- evaluation do: the recall of new items, which a re-buy generator cannot raise.
 with
-policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
-history as (select snapshot, user_id, item_id from {{ ref('int_user_item_history') }}),
-
-{% for name, relation in [('labels', ref('int_labels')), ('candidates', ref('int_candidates'))] -%}
-{{ name }} as (
-    select kept.*
-    from {{ relation }} as kept
-    cross join policy
-    left join history
-        on kept.snapshot = history.snapshot
-        and kept.user_id = history.user_id
-        and kept.item_id = history.item_id
-    where not (policy.exclude_seen and history.item_id is not null)
-),
-
-{% endfor -%}
+labels as ({{ without_seen_items(ref('int_labels')) }}),
+candidates as ({{ without_seen_items(ref('int_candidates')) }}),
 snapshots as (select snapshot, split from {{ ref('int_snapshots') }} where split <> 'serve'),
 
 proposals as (

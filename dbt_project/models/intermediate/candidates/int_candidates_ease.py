@@ -42,6 +42,10 @@ def top_items(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return rows[keep], columns[keep], values[keep]
 
 
+def binary_matrix(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]):
+    return sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, columns)), shape=shape)
+
+
 def seen_policy_excludes(dbt) -> bool:
     rows = dbt.ref("int_seen_policy").project("exclude_seen").fetchall()  # one row
     return bool(rows and rows[0][0])
@@ -60,14 +64,10 @@ def model(dbt, session):
         item_rows = part.column("item_row").to_numpy()
         n_users, n_items = int(user_rows.max()) + 1, int(item_rows.max()) + 1
         in_profile = part.column("in_profile").to_numpy(zero_copy_only=False)
-        had = sparse.csr_matrix(
-            (np.ones(len(user_rows), np.float32), (user_rows, item_rows)), shape=(n_users, n_items)
-        )  # every row: items the user had (older ones only come when they are left out)
-        matrix = sparse.csr_matrix(
-            (np.ones(int(in_profile.sum()), np.float32),
-             (user_rows[in_profile], item_rows[in_profile])),
-            shape=(n_users, n_items),
-        )  # fmt: skip
+        shape = (n_users, n_items)
+        matrix = binary_matrix(user_rows[in_profile], item_rows[in_profile], shape)
+        # every item the user had (older ones only come when they are left out)
+        had = binary_matrix(user_rows, item_rows, shape) if exclude_seen else None
         weights = ease_weights(matrix, regularisation)
         item_ids = np.empty(n_items, dtype=object)
         item_ids[item_rows] = part.column("item_id").to_numpy(zero_copy_only=False)
@@ -79,7 +79,7 @@ def model(dbt, session):
         for start in range(0, len(targets), USERS_PER_BATCH):
             batch = targets[start : start + USERS_PER_BATCH]
             scores = np.asarray(matrix[batch] @ weights)
-            if exclude_seen:
+            if had is not None:
                 scores[had[batch].nonzero()] = -np.inf
             rows, columns, values = top_items(scores, k)
             ranks = rank_within_user(rows)
