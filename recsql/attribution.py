@@ -15,6 +15,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from scipy import sparse
 
 
 def leaf_tables(booster: lgb.Booster, iterations: int) -> list[np.ndarray]:
@@ -47,16 +48,22 @@ def contributions(
     score ``booster.predict(features, raw_score=True)``. Pass ``tables`` (``leaf_tables`` of
     the same iterations) when scoring in parts, to walk the trees once."""
     iterations = best_iterations(booster)
-    out = np.zeros((len(features), booster.num_feature() + 1))
     if not len(features):
-        return out
+        return np.zeros((0, booster.num_feature() + 1))
     leaves = booster.predict(features, pred_leaf=True, num_iteration=iterations)
     leaves = np.asarray(leaves, dtype=np.int64).reshape(len(features), -1)
     if tables is None:
         tables = leaf_tables(booster, iterations)
-    for tree, table in enumerate(tables):
-        out += table[leaves[:, tree]]
-    return out
+    # one sparse product (rows x all leaves, one 1 per tree) @ (all leaves x credits) sums the
+    # picked table rows in C: a pass per tree over a rows x features array took 4x as long
+    offsets = np.cumsum([0] + [len(table) for table in tables[:-1]])
+    picked = (leaves + offsets).ravel()
+    trees = leaves.shape[1]
+    paths = sparse.csr_matrix(
+        (np.ones(len(picked)), picked, np.arange(0, len(picked) + 1, trees)),
+        shape=(len(features), int(offsets[-1]) + len(tables[-1])),
+    )
+    return np.asarray(paths @ np.vstack(tables))
 
 
 def best_iterations(booster: lgb.Booster) -> int:
