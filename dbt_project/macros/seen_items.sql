@@ -12,3 +12,10 @@
         and kept.item_id = seen.item_id
     where not (policy.exclude_seen and seen.item_id is not null)
 {%- endmacro %}
+
+{#- How deep a best-seller list is read before without_seen_items: `top` when seen items stay;
+    4 x `top` when they are left out, so the user's `top` best among items they never had are
+    in it (a user who had more than 3/4 of them gets fewer). -#}
+{% macro best_seller_depth(top) -%}
+    (select {{ top }} * (case when exclude_seen then 4 else 1 end) from {{ ref('int_seen_policy') }})
+{%- endmacro %}

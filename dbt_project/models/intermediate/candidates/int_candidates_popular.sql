@@ -1,13 +1,12 @@
 -- Recent and all-time best sellers before the cutoff, proposed to every user of the snapshot
 -- (cold-start users included). Two generators: popular_recent (7d, then 30d) and
 -- popular_alltime (all events before the cutoff). When the build leaves out items users
--- already had, each user gets their best sellers among those they never had (drawn from the
--- 4 x candidates_popular best), ranked for them.
+-- already had, each user gets their best sellers among those they never had (macro
+-- best_seller_depth), ranked for them.
 {%- set top = sql_number(var('candidates_popular'), 'candidates_popular', integer=true) %}
 with
 users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
 popularity as (select * from {{ ref('int_item_popularity') }}),
-policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
 
 ranked as (
     select
@@ -24,17 +23,12 @@ ranked as (
     from popularity
 ),
 
-depth as (
-    select {{ top }} * (case when exclude_seen then 4 else 1 end) as best from policy
-),
-
 pool as (
     select users.snapshot, users.user_id, ranked.item_id,
         ranked.recent_score, ranked.recent_rank, ranked.alltime_score, ranked.alltime_rank
     from users
     inner join ranked on users.snapshot = ranked.snapshot
-    cross join depth
-    where ranked.recent_rank <= depth.best or ranked.alltime_rank <= depth.best
+    where least(ranked.recent_rank, ranked.alltime_rank) <= {{ best_seller_depth(top) }}
 ),
 
 unseen as ({{ without_seen_items('pool') }}),

@@ -1,7 +1,7 @@
 -- Recent best sellers within each of the user's favourite categories before the cutoff,
 -- scored by the user's share of that category times the item's recent popularity. When the
 -- build leaves out items users already had, each category gives the user its best sellers
--- among those they never had (drawn from the 4 x candidates_popular_category best).
+-- among those they never had (macro best_seller_depth).
 {%- set top = sql_number(var('candidates_popular_category'), 'candidates_popular_category', integer=true) %}
 with
 users as (select snapshot, user_id from {{ ref('int_snapshot_users') }}),
@@ -11,7 +11,6 @@ affinity as (
 ),
 popularity as (select * from {{ ref('int_item_popularity') }}),
 items as (select item_id, category from {{ ref('int_item_categories') }}),
-policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
 
 ranked_in_category as (
     select
@@ -42,8 +41,7 @@ pool as (
     inner join ranked_in_category
         on affinity.snapshot = ranked_in_category.snapshot
         and affinity.category = ranked_in_category.category
-    cross join policy
-    where ranked_in_category.category_rank <= {{ top }} * (case when policy.exclude_seen then 4 else 1 end)
+    where ranked_in_category.category_rank <= {{ best_seller_depth(top) }}
 ),
 
 unseen as ({{ without_seen_items('pool') }}),
