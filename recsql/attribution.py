@@ -5,7 +5,7 @@ about leaves x depth^2 per tree and row: minutes for the million rows of a large
 each tree's root-to-leaf path is credited instead (Saabas' method, as in treeinterpreter): at
 every split, the change in the node's expected value goes to the split's feature. One table per
 tree holds each leaf's credits, computed once from the model; a row's contributions are the sum
-of the table rows its leaves pick (``pred_leaf``), a few array additions per tree. Like
+of the table rows its leaves pick (``pred_leaf``), one sparse product for all rows. Like
 ``pred_contrib``, the last column is the bias and each row sums to the raw score.
 """
 
@@ -54,8 +54,7 @@ def contributions(
     leaves = np.asarray(leaves, dtype=np.int64).reshape(len(features), -1)
     if tables is None:
         tables = leaf_tables(booster, iterations)
-    # one sparse product (rows x all leaves, one 1 per tree) @ (all leaves x credits) sums the
-    # picked table rows in C: a pass per tree over a rows x features array took 4x as long
+    # (rows x all trees' leaves, a 1 at each picked leaf) @ (all leaves x credits)
     offsets = np.cumsum([0] + [len(table) for table in tables[:-1]])
     picked = (leaves + offsets).ravel()
     trees = leaves.shape[1]
