@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -126,3 +128,24 @@ def test_binning_parameters_reach_the_dataset(trained_warehouse, tmp_path) -> No
         walk(tree["tree_structure"])
     assert thresholds
     assert max(len(values) for values in thresholds.values()) <= 2  # 3 bins, 2 cut points
+
+
+def test_the_objective_is_an_option_and_the_model_records_it(trained_warehouse, tmp_path) -> None:
+    """Binary log-loss by default; `--objective lambdarank` fits the listwise ranker instead."""
+    import json
+
+    from click.testing import CliRunner
+
+    from recsql.cli import cli
+
+    (default,) = (trained_warehouse.root / "models").glob("*/metadata.json")
+    assert json.loads(default.read_text())["params"]["objective"] == "binary"
+    copy = copy_warehouse(trained_warehouse, tmp_path)
+    with copy.env():
+        args = ["--db", str(copy.db), "--objective", "lambdarank", "--rounds", "30", "--json"]
+        result = CliRunner().invoke(cli, ["train", *args])
+    assert result.exit_code == 0, result.output
+    model_dir = Path(json.loads(result.stdout)["model_dir"])
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["params"]["objective"] == "lambdarank"
+    assert "objective=lambdarank" in (model_dir / "model.txt").read_text()
