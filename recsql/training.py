@@ -47,7 +47,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
-    "lambdarank_truncation_level": 20,
+    "lambdarank_truncation_level": 20,  # read by --objective lambdarank only
     "deterministic": True,
     "force_col_wise": True,
     "num_threads": max(1, min(2, os.cpu_count() or 1)),

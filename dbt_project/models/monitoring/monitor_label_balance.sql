@@ -1,7 +1,7 @@
 -- Is there enough, and balanced enough, to learn from? Per labelled snapshot of fct_candidates
 -- and check: the label rate, the share of users (queries) with no positive among their
 -- candidates, the median and largest group (candidates per query) and the queries with a
--- positive (what lambdarank learns from). One row per snapshot and check, with the value, the
+-- positive (what the ranker learns from). One row per snapshot and check, with the value, the
 -- var it is held to and a status: pass, or warn / fail as var monitor_balance_severity says.
 {%- if var('monitor_balance_severity') not in ['warn', 'error'] %}
   {{ exceptions.raise_compiler_error("recsql: monitor_balance_severity must be warn or error, not " ~ var('monitor_balance_severity')) }}
