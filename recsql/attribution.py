@@ -17,6 +17,8 @@ import lightgbm as lgb
 import numpy as np
 from scipy import sparse
 
+CHUNK_ROWS = 20_000  # rows whose leaves are looked up at a time
+
 
 def leaf_tables(booster: lgb.Booster, iterations: int) -> list[np.ndarray]:
     """Per tree, a (leaves x features + 1) array: each leaf's credit per feature, bias last."""
@@ -44,25 +46,31 @@ def leaf_tables(booster: lgb.Booster, iterations: int) -> list[np.ndarray]:
 def contributions(
     booster: lgb.Booster, features: np.ndarray, tables: list[np.ndarray] | None = None
 ) -> np.ndarray:
-    """(rows x features + 1) contributions of the model's best iterations; rows sum to the raw
-    score ``booster.predict(features, raw_score=True)``. Pass ``tables`` (``leaf_tables`` of
-    the same iterations) when scoring in parts, to walk the trees once."""
+    """(rows x features + 1) float32 contributions of the model's best iterations; rows sum to
+    the raw score ``booster.predict(features, raw_score=True)`` (to float32 precision). Pass
+    ``tables`` (``leaf_tables`` of the same iterations) when scoring in parts, to walk the
+    trees once. Rows go ``CHUNK_ROWS`` at a time: ``pred_leaf`` answers in float64, one
+    number per row and tree, and small chunks reuse the same memory."""
     iterations = best_iterations(booster)
-    if not len(features):
-        return np.zeros((0, booster.num_feature() + 1))
-    leaves = booster.predict(features, pred_leaf=True, num_iteration=iterations)
-    leaves = np.asarray(leaves, dtype=np.int64).reshape(len(features), -1)
     if tables is None:
         tables = leaf_tables(booster, iterations)
-    # (rows x all trees' leaves, a 1 at each picked leaf) @ (all leaves x credits)
-    offsets = np.cumsum([0] + [len(table) for table in tables[:-1]])
-    picked = (leaves + offsets).ravel()
-    trees = leaves.shape[1]
-    paths = sparse.csr_matrix(
-        (np.ones(len(picked)), picked, np.arange(0, len(picked) + 1, trees)),
-        shape=(len(features), int(offsets[-1]) + len(tables[-1])),
-    )
-    return np.asarray(paths @ np.vstack(tables))
+    credits = np.vstack(tables).astype(np.float32)
+    offsets = np.cumsum([0] + [len(table) for table in tables[:-1]], dtype=np.int32)
+    out = np.empty((len(features), booster.num_feature() + 1), dtype=np.float32)
+    for start in range(0, len(features), CHUNK_ROWS):
+        rows = features[start : start + CHUNK_ROWS]
+        leaves = booster.predict(rows, pred_leaf=True, num_iteration=iterations)
+        leaves = np.asarray(leaves, dtype=np.int32).reshape(len(rows), -1)
+        trees = leaves.shape[1]
+        picked = (leaves + offsets).ravel()
+        # (rows x all trees' leaves, a 1 at each picked leaf) @ (all leaves x credits), with
+        # int32 indices and float32 values (scipy would copy int64 indices down)
+        paths = sparse.csr_matrix(
+            (np.ones(len(picked), np.float32), picked, np.arange(0, len(picked) + 1, trees)),
+            shape=(len(rows), len(credits)),
+        )
+        out[start : start + len(rows)] = paths @ credits
+    return out
 
 
 def best_iterations(booster: lgb.Booster) -> int:

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from recsql import warehouse
 
-BATCH_ROWS = 500_000  # rows converted at a time when reading a split
+BATCH_ROWS = 100_000  # rows converted at a time: small enough for the allocator to reuse
 
 
 class TrainingError(Exception):
@@ -64,35 +64,54 @@ def load_split(
     """Rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id).
 
     ``part=(i, n)`` keeps the users whose id hashes to i modulo n: whole users, so a large
-    split can be scored n parts at a time in bounded memory. ``exclude_seen`` leaves out items
+    split can be handled n parts at a time in bounded memory. ``exclude_seen`` leaves out items
     the user had before the cutoff (``is_seen``). ``categories`` codes each categorical
     feature's values by their position in its list (unknown values: missing).
     """
-    columns = ", ".join(warehouse.quote(name) for name in features)
-    index, parts = part
+    where = split_filter(exclude_seen)
+    params = [split, part[1], part[0]]
+    rows = con.execute(f"select count(*) from fct_candidates where {where}", params).fetchall()
     reader = con.sql(
-        f"select snapshot, user_id, item_id, coalesce(label_grade, 0) as label_grade, {columns}"
-        " from fct_candidates where split = ? and hash(user_id) % ? = ?"
-        + (" and not coalesce(is_seen, false)" if exclude_seen else "")
-        + " order by snapshot, user_id, item_id",
-        params=[split, parts, index],
+        "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade,"
+        f" {feature_columns(features, categories)} from fct_candidates where {where}"
+        " order by snapshot, user_id, item_id",
+        params=params,
     ).to_arrow_reader(BATCH_ROWS)
-    # batch by batch into one float32 matrix: the wide float64 Arrow table never exists whole
+    # batch by batch into one float32 matrix allocated once: the Arrow rows never exist whole
+    matrix = np.empty((rows[0][0], len(features)), dtype=np.float32, order="F")
+    labels = np.empty(rows[0][0], dtype=np.int32)
     keys: dict[str, list[pa.Array]] = {"snapshot": [], "user_id": [], "item_id": []}
-    labels, blocks = [], []
+    start = 0
     for batch in reader:
-        table = pa.Table.from_batches([batch])
+        stop = start + batch.num_rows
         for name, chunks in keys.items():
-            chunks.append(table.column(name).combine_chunks())
-        labels.append(table.column("label_grade").to_numpy().astype(np.int32))
-        blocks.append(feature_matrix(table, features, categories))
-
+            chunks.append(batch.column(name))
+        labels[start:stop] = batch.column("label_grade").to_numpy()
+        feature_matrix(batch, features, categories, out=matrix[start:stop])
+        start = stop
     return RankingData(
-        features=np.concatenate(blocks) if blocks else np.zeros((0, len(features)), np.float32),
-        labels=np.concatenate(labels) if labels else np.zeros(0, np.int32),
+        features=matrix[:start],
+        labels=labels[:start],
         snapshots=key_array(keys["snapshot"]),
         users=key_array(keys["user_id"]),
         items=key_array(keys["item_id"]),
+    )
+
+
+def split_filter(exclude_seen: bool) -> str:
+    """Where-clause of one split's part of fct_candidates; parameters: split, parts, part."""
+    return "split = ? and hash(user_id) % ? = ?" + (
+        " and not coalesce(is_seen, false)" if exclude_seen else ""
+    )
+
+
+def feature_columns(features: Sequence[str], categories: dict[str, list[str]] | None) -> str:
+    """Select-list of the features: numeric ones as FLOAT with NaN for null, cast by DuckDB
+    (in parallel, no float64 copy in Python); categorical ones as they are, coded later."""
+    categories = categories or {}
+    return ", ".join(
+        quoted if name in categories else f"coalesce({quoted}::float, 'nan'::float) as {quoted}"
+        for name, quoted in ((name, warehouse.quote(name)) for name in features)
     )
 
 
@@ -114,20 +133,27 @@ def key_array(chunks: list[pa.Array]) -> np.ndarray:
 
 
 def feature_matrix(
-    table: pa.Table, features: Sequence[str], categories: dict[str, list[str]] | None = None
+    table: pa.Table | pa.RecordBatch,
+    features: Sequence[str],
+    categories: dict[str, list[str]] | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Arrow columns to a float32 matrix, nulls as NaN (LightGBM's missing value); a
-    categorical column as the codes of its values in ``categories``."""
+    """Arrow columns to a float32 matrix (column-major, as LightGBM takes it without a copy),
+    nulls as NaN (LightGBM's missing value); a categorical column as the codes of its values in
+    ``categories``. Columns already FLOAT without nulls (``feature_columns``) are copied as
+    they are. ``out``: the matrix to fill instead of a new one."""
     categories = categories or {}
-    matrix = np.empty((table.num_rows, len(features)), dtype=np.float32)
+    if out is None:
+        out = np.empty((table.num_rows, len(features)), dtype=np.float32, order="F")
     for position, name in enumerate(features):
         column = table.column(name)
         if name in categories:
             values = pa.array(categories[name], pa.string())
             column = pc.index_in(column.cast(pa.string()), value_set=values)
-        column = pc.fill_null(column.cast(pa.float64()), np.nan)
-        matrix[:, position] = column.to_numpy()
-    return matrix
+        if column.type != pa.float32() or column.null_count:
+            column = pc.fill_null(column.cast(pa.float64()), np.nan)
+        out[:, position] = column.to_numpy()
+    return out
 
 
 def rank_within_user(users_in_order: np.ndarray) -> np.ndarray:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 DETAIL_COLUMNS = ("user_item_times_bought", "category", "brand", "similar_to_title")
 
@@ -51,66 +51,71 @@ TEMPLATES: list[tuple[tuple[str, ...], str]] = [
 FALLBACK = "popular right now"
 
 
-def row_details(
-    con: duckdb.DuckDBPyConnection, users: np.ndarray, items: np.ndarray
-) -> dict[str, list]:
-    """The values reasons quote, for the given serve (user, item) rows, in their order."""
-    pairs = pa.table(
-        {
-            "position": pa.array(np.arange(len(users))),
-            "user_id": pa.array(users.tolist(), pa.string()),
-            "item_id": pa.array(items.tolist(), pa.string()),
-        }
-    )
-    con.register("reason_pairs", pairs)
-    try:
-        rows = con.execute(
-            f"select {', '.join('candidates.' + c for c in DETAIL_COLUMNS)} from reason_pairs"
-            " inner join fct_candidates as candidates on candidates.split = 'serve'"
-            " and candidates.user_id = reason_pairs.user_id and candidates.item_id = reason_pairs.item_id"
-            " order by reason_pairs.position"
-        ).fetchall()
-    finally:
-        con.unregister("reason_pairs")
-    return {name: [row[i] for row in rows] for i, name in enumerate(DETAIL_COLUMNS)}
-
-
-def sentence_for(feature: str, detail: dict) -> str | None:
+def template_for(feature: str) -> str | None:
+    """The sentence of the first template whose prefixes the feature's name starts with."""
     for prefixes, template in TEMPLATES:
         if feature.startswith(prefixes):
-            if "{times}" in template and not detail["times"]:
-                return None
-            if "{similar}" in template and not detail["similar"]:
-                return "close to what you usually buy"
-            if "{category}" in template and not detail["category"]:
-                return None
-            if "{brand}" in template and not detail["brand"]:
-                return None
-            text = template.format(**detail)
-            return text.replace("bought 1 times", "bought once")
+            return template
     return None
 
 
 def explain(
-    features: Sequence[str], contributions: np.ndarray, details: dict[str, list]
-) -> list[str]:
-    """One reason per row: the first feature, by contribution, that has a sentence."""
-    credits = contributions[:, : len(features)]
-    orders = np.argsort(-credits, axis=1)  # one sort for all rows, not one call per row
-    texts = []
-    for row, order in enumerate(orders):
-        detail = {
-            "times": int(details["user_item_times_bought"][row] or 0),
-            "category": details["category"][row],
-            "brand": details["brand"][row],
-            "similar": details["similar_to_title"][row],
-        }
-        text = None
-        for position in order:
-            if credits[row, position] <= 0:
-                break
-            text = sentence_for(features[position], detail)
-            if text:
-                break
-        texts.append(text or FALLBACK)
-    return texts
+    features: Sequence[str], contributions: np.ndarray, details: dict[str, pa.Array]
+) -> pa.Array:
+    """One reason per row: the feature with the largest positive contribution among those
+    whose sentence the row's values can fill ("bought {times} times" needs times > 0, a
+    category or brand sentence needs the value). Sentences are filled a template at a time,
+    by Arrow, not a row at a time."""
+    rows = len(contributions)
+    values = {
+        "times": pc.fill_null(
+            pc.trunc(details["user_item_times_bought"].cast(pa.float64())).cast(pa.int64()), 0
+        ),
+        "category": details["category"].cast(pa.string()),
+        "brand": details["brand"].cast(pa.string()),
+        "similar": details["similar_to_title"].cast(pa.string()),
+    }
+    known = {
+        "times": pc.not_equal(values["times"], 0),
+        **{
+            field: pc.fill_null(pc.not_equal(values[field], ""), False)
+            for field in ("category", "brand", "similar")
+        },
+    }
+    known = {field: mask.to_numpy(zero_copy_only=False) for field, mask in known.items()}
+    templates = [template_for(name) for name in features]
+    credits = np.array(contributions[:, : len(features)], dtype=np.float64)
+    credits[credits <= 0] = -np.inf
+    for position, template in enumerate(templates):
+        if template is None:
+            credits[:, position] = -np.inf
+            continue
+        for field in ("times", "category", "brand"):
+            if "{" + field + "}" in template:
+                credits[~known[field], position] = -np.inf
+    best = credits.argmax(axis=1) if len(features) else np.zeros(rows, dtype=np.int64)
+    found = np.isfinite(credits[np.arange(rows), best]) if len(features) else best > 0
+    texts = np.full(rows, FALLBACK, dtype=object)
+    for template in {templates[position] for position in np.unique(best[found])}:
+        chosen = found & np.isin(best, [i for i, t in enumerate(templates) if t == template])
+        texts[chosen] = _fill(template, values, known, chosen)
+    return pa.array(texts, pa.string())
+
+
+def _fill(
+    template: str, values: dict[str, pa.Array], known: dict[str, np.ndarray], rows: np.ndarray
+) -> np.ndarray:
+    """The template filled with the chosen rows' values; a similar-item sentence without a
+    title falls back to a general one."""
+    prefix, _, rest = template.partition("{")
+    field, _, suffix = rest.partition("}")
+    if not field:
+        return np.full(int(rows.sum()), template, dtype=object)
+    picked = values[field].filter(pa.array(rows)).cast(pa.string())
+    text = pc.binary_join_element_wise(prefix, picked, suffix, "")
+    if field == "times":
+        text = pc.replace_substring(text, "bought 1 times", "bought once")
+    text = text.to_numpy(zero_copy_only=False)
+    if field == "similar":
+        text[~known["similar"][rows]] = "close to what you usually buy"
+    return text

@@ -10,6 +10,7 @@ before any scoring work.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,9 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsql import attribution, methods, model_files, outputs, progress, reasons, warehouse
-from recsql.ranking_data import RankingData, load_split, rank_within_user
+from recsql.ranking_data import (
+    BATCH_ROWS,
+    feature_columns,
+    feature_matrix,
+    split_filter,
+)
 
-ROWS_PER_PART = 2_000_000  # serve rows scored at a time: ~0.5 GB of features, whole users
+ROWS_PER_PART = 8_000_000  # serve rows whose ids and scores are held at a time (whole users)
 
 
 @dataclass(frozen=True)
@@ -147,8 +153,13 @@ def _ranker_top(
     categories: dict[str, list[str]] | None = None,
     caps: Caps = Caps(),
 ) -> pa.Table:
-    """The model's top_k per serve user with reasons, scored in parts of whole users;
-    categorical features coded as the model learnt them (``categories``)."""
+    """The model's top_k per serve user with reasons; categorical features coded as the model
+    learnt them (``categories``).
+
+    Serve rows stream from DuckDB in batches and are predicted as they come: only ids and
+    scores are kept, never the whole feature matrix. Reasons are worked out for the rows that
+    reach the top_k alone. Parts of whole users bound the memory the ids and scores take.
+    """
     serve_rows = con.execute(
         "select count(*) from fct_candidates where split = 'serve'"
     ).fetchall()[0][0]
@@ -158,82 +169,117 @@ def _ranker_top(
     for part in progress.bar(
         iterable=range(parts), desc="recsql score", unit="part", disable=parts < 2
     ):
-        data = load_split(
-            con, "serve", features, part=(part, parts), exclude_seen=exclude_seen,
-            categories=categories,
-        )  # fmt: skip
-        groups = _cap_groups(con, caps, (part, parts), exclude_seen)
-        pieces.append(_top_rows(con, booster, tables, features, data, top_k, groups))
-    return pa.concat_tables(pieces)
+        scored = _predict_part(
+            con, booster, features, categories, (part, parts), exclude_seen, caps
+        )
+        top = _top(con, scored, top_k, caps)
+        pieces.append(_with_reasons(con, booster, tables, features, categories, top))
+    return pa.concat_tables(pieces).sort_by([("user_id", "ascending"), ("rank", "ascending")])
 
 
-def _top_rows(
+def _predict_part(
     con: duckdb.DuckDBPyConnection,
     booster: lgb.Booster,
-    tables: list[np.ndarray],
     features: list[str],
-    data: RankingData,
-    top_k: int,
-    groups: list[tuple[np.ndarray, int]] = (),
+    categories: dict[str, list[str]] | None,
+    part: tuple[int, int],
+    exclude_seen: bool,
+    caps: Caps,
 ) -> pa.Table:
-    """Score one part of the serve rows; keep each user's top_k with a reason."""
-    scores = booster.predict(data.features) if len(data.labels) else np.zeros(0)
-    allowed = np.ones(len(scores), dtype=bool)
-    for values, cap in groups:
-        allowed &= within_cap(data.users, scores, values, cap, allowed)
-    top = top_k_per_user(data.users[allowed], scores[allowed], top_k)
-    top = np.flatnonzero(allowed)[top]
-    contributions = attribution.contributions(booster, data.features[top], tables)
-    details = reasons.row_details(con, data.users[top], data.items[top])
+    """The part's serve rows as read (no order): ids, capped columns and the model's score."""
+    capped = list(caps.columns())
+    reader = con.sql(
+        "select user_id, item_id, "
+        + "".join(f"{column}::varchar as {column}, " for column in capped)
+        + f"{feature_columns(features, categories)} from fct_candidates"
+        f" where {split_filter(exclude_seen)}",
+        params=["serve", part[1], part[0]],
+    ).to_arrow_reader(BATCH_ROWS)
+    columns: dict[str, list[pa.Array]] = {name: [] for name in ("user_id", "item_id", *capped)}
+    scores = []
+    for batch in _batches_of_at_least(reader, BATCH_ROWS):
+        for name, chunks in columns.items():
+            chunks.append(batch.column(name).combine_chunks())
+        scores.append(booster.predict(feature_matrix(batch, features, categories)))
     return pa.table(
         {
-            "user_id": pa.array(data.users[top].tolist(), pa.string()),
-            "rank": pa.array(rank_within_user(data.users[top]), pa.int32()),
-            "item_id": pa.array(data.items[top].tolist(), pa.string()),
-            "score": pa.array(scores[top], pa.float64()),
-            "reason": pa.array(reasons.explain(features, contributions, details), pa.string()),
+            **{
+                name: pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+                for name, chunks in columns.items()
+            },
+            "score": np.concatenate(scores) if scores else np.zeros(0),
         }
     )
 
 
-def _cap_groups(
-    con: duckdb.DuckDBPyConnection, caps: Caps, part: tuple[int, int], exclude_seen: bool
-) -> list[tuple[np.ndarray, int]]:
-    """Each capped column's values for the part's rows, in load_split's row order."""
-    groups = []
+def _top(con: duckdb.DuckDBPyConnection, scored: pa.Table, top_k: int, caps: Caps) -> pa.Table:
+    """Each user's top_k rows by score within the caps, with their rank; equal scores in item
+    id order, so the lists never depend on the order rows came in. Caps apply one after the
+    other: a row over a cap gives its place to the next; rows without a value always pass."""
+    ranked = "scored_rows"
     for column, cap in caps.columns().items():
-        values = con.execute(
-            f"select {column} from fct_candidates where split = 'serve' and hash(user_id) % ? = ?"
-            + (" and not coalesce(is_seen, false)" if exclude_seen else "")
-            + " order by snapshot, user_id, item_id",
-            [part[1], part[0]],
-        ).fetchnumpy()[column]
-        groups.append((np.asarray(values, dtype=object), cap))
-    return groups
+        ranked = (
+            f"(select * from {ranked} qualify {column} is null or row_number() over"
+            f" (partition by user_id, {column} order by score desc, item_id) <= {int(cap)})"
+        )
+    con.register("scored_rows", scored)
+    try:
+        return con.sql(
+            "select user_id, item_id, score, row_number() over"
+            f" (partition by user_id order by score desc, item_id)::integer as rank from {ranked}"
+            f" qualify rank <= {int(top_k)} order by user_id, rank"
+        ).to_arrow_table()
+    finally:
+        con.unregister("scored_rows")
 
 
-def within_cap(
-    users: np.ndarray, scores: np.ndarray, values: np.ndarray, cap: int, allowed: np.ndarray
-) -> np.ndarray:
-    """Rows that are among the ``cap`` best of their (user, value) among the allowed rows, by
-    score; rows without a value always pass."""
-    keep = np.ones(len(users), dtype=bool)
-    rows = np.flatnonzero(allowed & np.not_equal(values, None))
-    if not len(rows):
-        return keep
-    user_codes = np.unique(users[rows], return_inverse=True)[1]
-    value_codes = np.unique(values[rows].astype(str), return_inverse=True)[1]
-    order = np.lexsort((-scores[rows], value_codes, user_codes))
-    pair = user_codes[order] * (value_codes.max() + 1) + value_codes[order]
-    keep[rows[order]] = rank_within_user(pair) <= cap
-    return keep
+def _batches_of_at_least(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """DuckDB's batches gathered into tables of at least ``rows`` rows (it sends smaller
+    ones): each predict call then has enough rows to keep every thread busy."""
+    pending: list[pa.RecordBatch] = []
+    for batch in reader:
+        pending.append(batch)
+        if sum(part.num_rows for part in pending) >= rows:
+            yield pa.Table.from_batches(pending)
+            pending = []
+    if any(part.num_rows for part in pending):
+        yield pa.Table.from_batches(pending)
 
 
-def top_k_per_user(users: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Row positions of each user's k best scores, grouped by user, best first."""
-    if not len(users):
-        return np.zeros(0, dtype=np.int64)
-    codes = np.unique(users, return_inverse=True)[1]
-    order = np.lexsort((-scores, codes))
-    rank = rank_within_user(codes[order])
-    return order[rank <= k]
+def _with_reasons(
+    con: duckdb.DuckDBPyConnection,
+    booster: lgb.Booster,
+    tables: list[np.ndarray],
+    features: list[str],
+    categories: dict[str, list[str]] | None,
+    top: pa.Table,
+) -> pa.Table:
+    """The top rows with rank, score and a reason: their features and the values reasons
+    quote are read back from fct_candidates for these rows only."""
+    users, items = top.column("user_id"), top.column("item_id")
+    con.register("top_rows", pa.table({"position": np.arange(len(top)), "u": users, "i": items}))
+    try:
+        rows = con.sql(
+            f"select {feature_columns(features, categories)}, "
+            + ", ".join(f"candidates.{name} as detail_{name}" for name in reasons.DETAIL_COLUMNS)
+            + " from top_rows inner join fct_candidates as candidates"
+            " on candidates.split = 'serve' and candidates.user_id = top_rows.u"
+            " and candidates.item_id = top_rows.i order by top_rows.position"
+        ).to_arrow_table()
+    finally:
+        con.unregister("top_rows")
+    contributions = attribution.contributions(
+        booster, feature_matrix(rows, features, categories), tables
+    )
+    details = {
+        name: rows.column(f"detail_{name}").combine_chunks() for name in reasons.DETAIL_COLUMNS
+    }
+    return pa.table(
+        {
+            "user_id": users.cast(pa.string()),
+            "rank": top.column("rank"),
+            "item_id": items.cast(pa.string()),
+            "score": top.column("score"),
+            "reason": reasons.explain(features, contributions, details),
+        }
+    )

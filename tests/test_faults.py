@@ -280,7 +280,7 @@ def test_a_table_in_a_missing_schema_is_refused_before_scoring(warehouse, monkey
     def scoring_started(*args, **kwargs):
         raise AssertionError("scored before checking --table")
 
-    monkeypatch.setattr(scoring, "load_split", scoring_started)
+    monkeypatch.setattr(scoring, "_predict_part", scoring_started)
     result = run(warehouse, "score", "--table", "nosuch.recs")
     assert_one_line_error(result, "schema nosuch does not exist", exit_code=2)
 
