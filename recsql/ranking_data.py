@@ -60,6 +60,7 @@ def load_split(
     part: tuple[int, int] = (0, 1),
     exclude_seen: bool = False,
     categories: dict[str, list[str]] | None = None,
+    positive_queries_only: bool = False,
 ) -> RankingData:
     """Rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id).
 
@@ -67,10 +68,16 @@ def load_split(
     split can be handled n parts at a time in bounded memory. ``exclude_seen`` leaves out items
     the user had before the cutoff (``is_seen``). ``categories`` codes each categorical
     feature's values by their position in its list (unknown values: missing).
+    ``positive_queries_only`` keeps the queries (snapshot, user) with a positive, filtered by
+    DuckDB so the other rows never reach Python.
     """
     where = split_filter(exclude_seen)
+    if positive_queries_only:
+        where += " qualify max(coalesce(label_grade, 0)) over (partition by snapshot, user_id) > 0"
     params = [split, part[1], part[0]]
-    rows = con.execute(f"select count(*) from fct_candidates where {where}", params).fetchall()
+    rows = con.execute(
+        f"select count(*) from (select 1 from fct_candidates where {where})", params
+    ).fetchall()
     reader = con.sql(
         "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade,"
         f" {feature_columns(features, categories)} from fct_candidates where {where}"

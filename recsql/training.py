@@ -181,23 +181,30 @@ def train_ranker(
         categorical = [name for name in warehouse.categorical_features(con) if name in features]
         categories = warehouse.category_values(con, categorical)
         progress.note(f"reading the train split ({len(features)} features)", show_progress)
-        data = load_split(con, "train", features, categories=categories)
-        if not len(data.labels):
+        rows, positives = con.execute(
+            "select count(*), count(*) filter (where label_grade > 0) from fct_candidates"
+            " where split = 'train'"
+        ).fetchall()[0]
+        if not rows:
             raise TrainingError(f"fct_candidates in {db} has no train rows: run dbt build first")
-        keep = in_positive_groups(data)
-        if not keep.any():
+        if not positives:
             raise TrainingError(
                 "no train user has a label among their candidates: nothing to learn"
             )
-        validation, held_out = validation_rows(data, seed, validation_fraction)
-        if validation[keep].all() or not validation[keep].any():
+        # queries without a positive are left out (LightGBM scores them NDCG 1)
+        train = load_split(
+            con, "train", features, categories=categories, positive_queries_only=True
+        )
+        validation, held_out = validation_rows(train, seed, validation_fraction)
+        if validation.all() or not validation.any():
             validation = np.zeros(len(validation), dtype=bool)
+        everyone = np.ones(len(train.labels), dtype=bool)
         counts = {
-            "train_rows": int(keep.sum()),
-            "train_users": int(len(np.unique(data.users[keep]))),
-            "train_queries": query_count(data, keep),
-            "positives": int((data.labels[keep] > 0).sum()),
-            "validation_queries": query_count(data, keep & validation),
+            "train_rows": len(train.labels),
+            "train_users": int(len(np.unique(train.users))),
+            "train_queries": query_count(train, everyone),
+            "positives": int((train.labels > 0).sum()),
+            "validation_queries": query_count(train, validation),
             "validation": held_out if validation.any() else "none",
         }
         progress.note(
@@ -214,13 +221,11 @@ def train_ranker(
         }
         if categorical:  # by position: LightGBM reads the matrix before it knows the names
             merged[CATEGORICAL] = ",".join(str(features.index(c)) for c in categorical)
-        train = data.subset(keep)
-        del data
         learn = learning_rows(train, negatives_per_query, seed)
         counts["learning_rows"] = int(learn.sum())
         counts["negatives_per_query"] = negatives_per_query
         best_iteration = _choose_rounds(
-            train, validation[keep], learn, features, merged, rounds, early_stopping, show_progress
+            train, validation, learn, features, merged, rounds, early_stopping, show_progress
         )
         progress.note(
             f"best iteration {best_iteration}; refitting on every train snapshot", show_progress
@@ -232,18 +237,26 @@ def train_ranker(
         )  # read once: ranked here, then learnt from
         evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, test)
         del evaluated
-        test = test.subset(in_positive_groups(test))
+        positive = in_positive_groups(test)
         progress.note(
-            f"refitting on every labelled snapshot, test included (+{len(test.labels):,} rows)",
+            f"refitting on every labelled snapshot, test included (+{int(positive.sum()):,} rows)",
             show_progress,
         )
-        everything = concatenate(train, test)
+        # the rows the refit learns from, chosen over train and the test queries with a
+        # positive as one log, gathered straight into one matrix: no split is copied whole
+        every_train_row = np.ones(len(train.labels), dtype=bool)
+        keys = concatenate(
+            without_features(train), without_features(test), masks=[every_train_row, positive]
+        )
+        from_train, from_test = np.split(
+            learning_rows(keys, negatives_per_query, seed), [len(train.labels)]
+        )
+        test_rows = np.zeros(len(test.labels), dtype=bool)
+        test_rows[np.flatnonzero(positive)[from_test]] = True
+        final_rows = concatenate(train, test, masks=[from_train, test_rows])
         del train, test
-        final = _fit(
-            everything.subset(learning_rows(everything, negatives_per_query, seed)),
-            features, merged, best_iteration,
-        )  # fmt: skip
-        del everything
+        final = _fit(final_rows, features, merged, best_iteration)
+        del final_rows
 
         snapshots = warehouse.snapshot_cutoffs(con)
         version = _model_version(final)
@@ -285,14 +298,37 @@ def train_ranker(
     return result
 
 
-def concatenate(*parts: RankingData) -> RankingData:
-    """Rows of several splits one after another (each stays grouped by query)."""
-    return RankingData(
-        *(
-            np.concatenate([getattr(part, name) for part in parts])
-            for name in RankingData.__dataclass_fields__
-        )
+def concatenate(*parts: RankingData, masks: Sequence[np.ndarray] | None = None) -> RankingData:
+    """Rows of several splits one after another (each stays grouped by query); with
+    ``masks``, only each part's rows in its mask. The features are gathered into one
+    preallocated matrix, not copied part by part and then again."""
+    masks = masks or [np.ones(len(part.labels), dtype=bool) for part in parts]
+    features = np.empty(
+        (sum(int(mask.sum()) for mask in masks), parts[0].features.shape[1]),
+        dtype=np.float32,
+        order="F",
     )
+    start = 0
+    for part, mask in zip(parts, masks, strict=True):
+        rows = np.flatnonzero(mask)
+        for column in range(features.shape[1]):  # a column at a time: no temporary block
+            features[start : start + len(rows), column] = part.features[rows, column]
+        start += len(rows)
+    return RankingData(
+        features,
+        *(
+            np.concatenate(
+                [getattr(part, name)[mask] for part, mask in zip(parts, masks, strict=True)]
+            )
+            for name in ("labels", "snapshots", "users", "items")
+        ),
+    )
+
+
+def without_features(data: RankingData) -> RankingData:
+    """The rows' keys and labels only (a zero-width feature matrix): enough to choose rows."""
+    return RankingData(np.empty((len(data.labels), 0), np.float32), data.labels,
+                       data.snapshots, data.users, data.items)  # fmt: skip
 
 
 def _choose_rounds(

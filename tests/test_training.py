@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from recsql.ranking_data import TrainingError, group_sizes_in_row_order, key_array
-from recsql.training import train_ranker
+from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_order, key_array
+from recsql.training import concatenate, train_ranker, without_features
 from tests.conftest import Warehouse, copy_warehouse
 
 
@@ -29,6 +29,32 @@ def test_key_arrays_hold_each_id_once_and_keep_row_order() -> None:
     assert keys[0] is keys[2] and keys[1] is keys[3]  # one string object per distinct id
     assert key_array([pa.array([7, None, 7])]).tolist() == [7, None, 7]
     assert key_array([]).tolist() == []
+
+
+def test_rows_gathered_from_several_splits_are_the_masked_rows_in_order() -> None:
+    rng = np.random.default_rng(0)
+
+    def split(name: str, rows: int, order: str) -> RankingData:
+        features = np.asarray(rng.normal(size=(rows, 3)), dtype=np.float32, order=order)
+        users = np.array([f"u{i // 2}" for i in range(rows)], dtype=object)
+        items = np.array([f"i{i}" for i in range(rows)], dtype=object)
+        return RankingData(features, rng.integers(0, 2, rows).astype(np.int32),
+                           np.array([name] * rows, dtype=object), users, items)  # fmt: skip
+
+    train, test = split("train", 7, "F"), split("test", 5, "C")
+    masks = [rng.random(7) < 0.5, rng.random(5) < 0.5]
+    gathered = concatenate(train, test, masks=masks)
+    expected = [train.subset(masks[0]), test.subset(masks[1])]
+    assert gathered.features.flags.f_contiguous  # as LightGBM takes it without a copy
+    np.testing.assert_array_equal(
+        gathered.features, np.concatenate([part.features for part in expected])
+    )
+    for name in ("labels", "snapshots", "users", "items"):
+        assert getattr(gathered, name).tolist() == sum(
+            (getattr(part, name).tolist() for part in expected), []
+        )
+    keys = concatenate(without_features(train), without_features(test))
+    assert keys.features.shape == (12, 0) and keys.users.tolist()[-1] == "u2"
 
 
 def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
