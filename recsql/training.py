@@ -3,8 +3,8 @@
 Rows go from DuckDB to LightGBM through Arrow, sorted by query (snapshot, user); the group
 sizes are the run lengths of the queries in exactly that row order. The number of rounds is
 chosen by NDCG@10 on the latest train snapshot (a time-later window, not a random share of
-users); groups without a positive are left out of training, because LightGBM scores them
-NDCG 1. The test snapshot is ranked by a refit on every train snapshot and by the baselines,
+users); groups without a positive are left out of training (DuckDB drops them before the rows
+reach Python), because LightGBM scores them NDCG 1. The test snapshot is ranked by a refit on every train snapshot and by the baselines,
 over every test user with labels (see ``evaluation``); the saved model is refit once more with
 the test window. The fits learn from every positive and at most ``negatives_per_query``
 negatives of each query, drawn at random: a round costs time in proportion to rows (50 of a

@@ -21,7 +21,15 @@ pivoted as (
         max(case when proposed.generator = '{{ name }}' then proposed.score end) as gen_{{ name }}_score,
         min(case when proposed.generator = '{{ name }}' then proposed.generator_rank end) as gen_{{ name }}_rank,
         {% endfor -%}
-        count(distinct proposed.generator) as gen_count
+        -- generators that proposed the item: a flag per name, summed (a distinct count over
+        -- 16M groups costs twice the whole pivot)
+        cast(
+            {% for name in candidate_generator_names() -%}
+            case when count(case when proposed.generator = '{{ name }}' then 1 end) > 0 then 1 else 0 end
+            {{- ' +' if not loop.last }}
+            {% endfor -%}
+            as bigint
+        ) as gen_count
     from proposed
     inner join available
         on proposed.snapshot = available.snapshot and proposed.item_id = available.item_id
