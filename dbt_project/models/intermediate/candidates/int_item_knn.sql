@@ -11,7 +11,8 @@ item_users as (
     group by snapshot, item_id
 ),
 
-pairs as (
+half_pairs as (
+    -- each pair once (a < b): the self-join and its group by are half as large
     select
         anchor.snapshot,
         anchor.item_id,
@@ -21,8 +22,15 @@ pairs as (
     inner join user_items as neighbour
         on anchor.snapshot = neighbour.snapshot
         and anchor.user_id = neighbour.user_id
-        and anchor.item_id <> neighbour.item_id
+        and anchor.item_id < neighbour.item_id
     group by anchor.snapshot, anchor.item_id, neighbour.item_id
+),
+
+pairs as (
+    select snapshot, item_id, neighbour_item_id, co_users from half_pairs
+    union all
+    select snapshot, neighbour_item_id as item_id, item_id as neighbour_item_id, co_users
+    from half_pairs
 ),
 
 scored as (
