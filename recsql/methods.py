@@ -76,23 +76,30 @@ def baseline_top(
         "select * from fct_candidates"
         f" where split = 'serve' {'and not coalesce(is_seen, false)' if exclude_seen else ''}"
     )
-    for column, cap in (caps or {}).items():  # the same order as the ranker path: one by one
-        rows = (
-            f"select * from ({rows}) qualify {column} is null"
-            f" or row_number() over (partition by user_id, {column} order by {order}) <= {int(cap)}"
-        )
+    ranked = top_per_user(rows, order, top_k, caps or {}, f"user_id, item_id, {score}")
     return con.sql(
         f"""
         select user_id, cast(rank as integer) as rank, item_id,
             cast(coalesce({score}, 0) as double) as score,
             case when {score} is null then ? else ? end as reason
-        from (
-            select user_id, item_id, {score},
-                row_number() over (partition by user_id order by {order}) as rank
-            from ({rows})
-        ) as ranked
-        where rank <= ?
+        from ({ranked}) as ranked
         order by user_id, rank
         """,
-        params=[BASELINE_REASONS["popular_recent"], reason, top_k],
+        params=[BASELINE_REASONS["popular_recent"], reason],
     ).to_arrow_table()
+
+
+def top_per_user(rows: str, order: str, top_k: int, caps: dict[str, int], columns: str) -> str:
+    """SQL: ``columns`` and ``rank`` of each user's first top_k rows of the query ``rows`` by
+    ``order``, within ``caps`` (at most n per value of a column, applied one after the other:
+    a row over a cap gives its place to the next; rows without a value always pass). The
+    ranker and the baselines share it, so a cap means the same on both."""
+    for column, cap in caps.items():
+        rows = (
+            f"select * from ({rows}) qualify {column} is null"
+            f" or row_number() over (partition by user_id, {column} order by {order}) <= {int(cap)}"
+        )
+    return (
+        f"select {columns}, row_number() over (partition by user_id order by {order}) as rank"
+        f" from ({rows}) qualify rank <= {int(top_k)}"
+    )

@@ -214,20 +214,16 @@ def _predict_part(
 
 def _top(con: duckdb.DuckDBPyConnection, scored: pa.Table, top_k: int, caps: Caps) -> pa.Table:
     """Each user's top_k rows by score within the caps, with their rank; equal scores in item
-    id order, so the lists never depend on the order rows came in. Caps apply one after the
-    other: a row over a cap gives its place to the next; rows without a value always pass."""
-    ranked = "scored_rows"
-    for column, cap in caps.columns().items():
-        ranked = (
-            f"(select * from {ranked} qualify {column} is null or row_number() over"
-            f" (partition by user_id, {column} order by score desc, item_id) <= {int(cap)})"
-        )
+    id order, so the lists never depend on the order rows came in."""
+    ranked = methods.top_per_user(
+        "select * from scored_rows", "score desc, item_id", top_k, caps.columns(),
+        "user_id, item_id, score",
+    )  # fmt: skip
     con.register("scored_rows", scored)
     try:
         return con.sql(
-            "select user_id, item_id, score, row_number() over"
-            f" (partition by user_id order by score desc, item_id)::integer as rank from {ranked}"
-            f" qualify rank <= {int(top_k)} order by user_id, rank"
+            "select user_id, item_id, score, rank::integer as rank"
+            f" from ({ranked}) order by user_id, rank"
         ).to_arrow_table()
     finally:
         con.unregister("scored_rows")
