@@ -190,9 +190,10 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
 )
 @click.option(
     "--early-stopping",
-    default=50,
-    show_default=True,
-    help="Stop after this many rounds without gain on held-out users.",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many rounds without gain on the held-out (latest) train snapshot"
+    " [default: 100].",
 )
 @click.option(
     "--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.03]."
@@ -259,7 +260,8 @@ def train(
     warned = _warned_checks(path, quiet=as_json)
     try:
         result = training.train_ranker(
-            path, params=params, rounds=rounds, early_stopping=early_stopping,
+            path, params=params, rounds=rounds,
+            early_stopping=early_stopping or training.EARLY_STOPPING,
             validation_fraction=validation_fraction, seed=seed, show_progress=not as_json,
             negatives_per_query=negatives_per_query or None,
         )  # fmt: skip
