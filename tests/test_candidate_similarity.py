@@ -1,0 +1,148 @@
+"""int_candidate_similarity (the sim_ features) against a row-by-row reference.
+
+The model multiplies a user's candidate block with their vectors at once; the reference takes one
+candidate at a time in float64. Users are built to hit every edge: no profile, no recent items, a
+single recent item, a candidate that is itself the only recent item, lists of different lengths.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from tests.conftest import REPO
+
+DIMENSIONS = 8
+
+
+def load_model():
+    path = REPO / "dbt_project/models/intermediate/content/int_candidate_similarity.py"
+    spec = importlib.util.spec_from_file_location("int_candidate_similarity", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeDbt:
+    """What a dbt-duckdb Python model is handed: ref() gives DuckDB relations."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def config(self, **_: object) -> None:
+        pass
+
+    def ref(self, name: str) -> duckdb.DuckDBPyRelation:
+        return self.con.table(name)
+
+
+def unit_rows(rng: np.random.Generator, n: int) -> np.ndarray:
+    vectors = rng.standard_normal((n, DIMENSIONS)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def case():
+    rng = np.random.default_rng(5)
+    items = unit_rows(rng, 30)
+    users = []  # (candidate item rows, profile or None, recent item rows or None)
+    users.append(([1, 2, 3], rng.standard_normal(DIMENSIONS), [4, 5, 6]))
+    users.append(([7, 8], None, [9]))  # no profile, a single recent item
+    users.append(([10], rng.standard_normal(DIMENSIONS), [10]))  # itself the only recent item
+    users.append(([11, 12, 13, 14, 15, 16], rng.standard_normal(DIMENSIONS), None))  # no recent
+    users.append(([2, 9, 17], rng.standard_normal(DIMENSIONS), [9, 2]))  # two of them recent
+    users.extend(
+        (
+            list(rng.choice(30, size=rng.integers(1, 12), replace=False)),
+            rng.standard_normal(DIMENSIONS) if rng.random() < 0.7 else None,
+            list(rng.choice(30, size=rng.integers(1, 5), replace=False))
+            if rng.random() < 0.8
+            else None,
+        )
+        for _ in range(20)
+    )
+    profiles = np.array([p for _, p, _ in users if p is not None], dtype=np.float32)
+    con = duckdb.connect()
+    con.register("embeddings", pa.table({
+        "item_row": np.arange(len(items)), "embedding": pa.array(list(items), pa.list_(pa.float32())),
+    }))  # fmt: skip
+    con.execute("create table int_item_embeddings as select * from embeddings")
+    con.register("profiles", pa.table({
+        "snapshot": ["s"] * len(profiles),
+        "user_id": [f"u{i:02d}" for i, (_, p, _) in enumerate(users) if p is not None],
+        "profile": pa.array(list(profiles), pa.list_(pa.float32())),
+    }))  # fmt: skip
+    con.execute("create table int_user_profiles as select * from profiles")
+    profile_row, seen_profiles = [], 0
+    for _, profile, _ in users:
+        profile_row.append(seen_profiles if profile is not None else None)
+        seen_profiles += profile is not None
+    con.register("inputs", pa.table({
+        "snapshot": ["s"] * len(users),
+        "user_id": [f"u{i:02d}" for i in range(len(users))],
+        "item_ids": [[f"i{r}" for r in c] for c, _, _ in users],
+        "item_rows": pa.array([list(map(int, c)) for c, _, _ in users], pa.list_(pa.int64())),
+        "profile_row": pa.array(profile_row, pa.int64()),
+        "recent_item_ids": [[f"i{r}" for r in recent] if recent is not None else None
+                            for _, _, recent in users],
+        "recent_rows": pa.array([list(map(int, r)) if r is not None else None for _, _, r in users],
+                                pa.list_(pa.int64())),
+    }))  # fmt: skip
+    con.execute("create table int_candidate_similarity_inputs as select * from inputs")
+    return con, items, profiles, users, profile_row
+
+
+def expected_rows(items, profiles, users, profile_row):
+    for index, (candidates, _, recent) in enumerate(users):
+        for item in candidates:
+            vector = items[item].astype(np.float64)
+            profile = (
+                float(vector @ profiles[profile_row[index]])
+                if profile_row[index] is not None
+                else None
+            )
+            others = [(position, r) for position, r in enumerate(recent or []) if r != item]
+            sims = [float(vector @ items[r]) for _, r in others]
+            best = others[int(np.argmax(sims))][1] if sims else None
+            yield (
+                f"u{index:02d}",
+                f"i{item}",
+                profile,
+                max(sims) if sims else None,
+                float(np.mean(sims)) if sims else None,
+                f"i{best}" if best is not None else None,
+            )
+
+
+def test_similarity_matches_a_row_by_row_reference(case) -> None:
+    con, items, profiles, users, profile_row = case
+    table = load_model().model(FakeDbt(con), con)
+    got = list(
+        zip(
+            *(
+                table.column(name).to_pylist()
+                for name in ("user_id", "item_id", "sim_profile", "sim_recent_max",
+                             "sim_recent_mean", "similar_to_item_id")
+            ),
+            strict=True,
+        )
+    )  # fmt: skip
+    expected = list(expected_rows(items, profiles, users, profile_row))
+    assert len(got) == len(expected) == sum(len(c) for c, _, _ in users)
+    for row, want in zip(got, expected, strict=True):
+        assert row[:2] == want[:2]
+        for value, reference in zip(row[2:5], want[2:5], strict=True):
+            assert (value is None) == (reference is None), (row, want)
+            if value is not None:
+                assert value == pytest.approx(reference, abs=1e-6), (row, want)
+        assert row[5] == want[5], (row, want)
+    # the edges the users were built for
+    by_key = {(r[0], r[1]): r for r in got}
+    assert by_key[("u01", "i7")][2] is None and by_key[("u01", "i7")][5] == "i9"
+    assert by_key[("u02", "i10")][3] is None  # its only recent item is itself
+    assert by_key[("u03", "i11")][3] is None and by_key[("u03", "i11")][2] is not None
+    assert by_key[("u04", "i2")][5] == "i9" and by_key[("u04", "i9")][5] == "i2"
