@@ -7,12 +7,14 @@ each text once per session.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import duckdb
@@ -24,6 +26,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # Small but with enough structure for a ranker to learn from (see test_training_end_to_end).
 DEMO_SIZE = {"users": 600, "items": 400, "days": 240, "seed": 7}
+
+
+def python_model(path: str) -> ModuleType:
+    """A dbt Python model's module (path under dbt_project/models), to call its functions and
+    model() directly."""
+    file = REPO / "dbt_project" / "models" / path
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @contextmanager

@@ -7,24 +7,18 @@ single recent item, a candidate that is itself the only recent item, lists of di
 
 from __future__ import annotations
 
-import importlib.util
-
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import python_model
 
 DIMENSIONS = 8
 
 
 def load_model():
-    path = REPO / "dbt_project/models/intermediate/content/int_candidate_similarity.py"
-    spec = importlib.util.spec_from_file_location("int_candidate_similarity", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return python_model("intermediate/content/int_candidate_similarity.py")
 
 
 class FakeDbt:

@@ -8,7 +8,6 @@ automatically.
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timedelta
 
 import duckdb
@@ -16,17 +15,13 @@ import numpy as np
 import pytest
 
 from recsql.ranking_data import rank_within_user
-from tests.conftest import REPO, Warehouse, copy_warehouse
+from tests.conftest import Warehouse, copy_warehouse, python_model
 
 GROUPS, ITEMS_PER_GROUP, USERS = 4, 15, 120  # 60 items: popularity's 30 cannot hold them all
 
 
 def load_ease_model():
-    path = REPO / "dbt_project/models/intermediate/candidates/int_candidates_ease.py"
-    spec = importlib.util.spec_from_file_location("int_candidates_ease", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return python_model("intermediate/candidates/int_candidates_ease.py")
 
 
 def group_of(item: str) -> int:
