@@ -6,10 +6,11 @@ chosen by NDCG@10 on the latest train snapshot (a time-later window, not a rando
 users); groups without a positive are left out of training (DuckDB drops them before the rows
 reach Python), because LightGBM scores them NDCG 1. The test snapshot is ranked by a refit on
 every train snapshot and by the baselines, over every test user with labels (see
-``evaluation``); the saved model is refit once more with the test window. The fits learn from every positive and at most ``negatives_per_query``
-negatives of each query, drawn at random: a round costs time in proportion to rows (50 of a
-0.5M-event demo's ~165 candidates per query took `recsql train` from 680 s to 310 s at the same
-test NDCG@10). The rows that choose the rounds and those that judge the ranker stay complete.
+``evaluation``); the saved model is refit once more with the test window. The fits learn from
+every positive and at most ``negatives_per_query`` negatives of each query, drawn at random: a
+round costs time in proportion to rows (50 of a 0.5M-event demo's ~165 candidates per query
+took `recsql train` from 680 s to 310 s at the same test NDCG@10). The rows that choose the
+rounds and those that judge the ranker stay complete.
 """
 
 from __future__ import annotations
