@@ -1,5 +1,9 @@
 -- Each user's behaviour before the cutoff: activity, recency, tenure, price level and spread,
--- repurchase habit, favourite category. One row per snapshot and user with history.
+-- repurchase habit, favourite category. One row per snapshot and user with history. The price
+-- level and spread come from exact decimal sums: a parallel float sum differs in its last bits
+-- from run to run (37,689 of the demo's 46,761 users between two builds), and a feature must
+-- not, or the same data would not give the same lists.
+{%- set price = 'cast(price as decimal(18, 6))' %}
 with
 events as (select * from {{ ref('int_events_before_cutoff') }}),
 user_items as (select * from {{ ref('int_user_item_history') }}),
@@ -17,9 +21,12 @@ activity as (
         count(distinct coalesce(order_id, cast(event_ts as {{ dbt.type_string() }}))) as orders,
         min(age_days) as days_since_last_event,
         max(age_days) as days_since_first_event,
-        avg(price) as avg_price,
+        cast(sum({{ price }}) as double) / nullif(count(price), 0) as avg_price,
         avg(rating) as rating_mean,
-        stddev_samp(price) as price_std
+        case when count(price) > 1 then sqrt(
+            cast(count(price) * sum({{ price }} * {{ price }}) - sum({{ price }}) * sum({{ price }}) as double)
+            / (count(price) * (count(price) - 1))
+        ) end as price_std
     from events
     group by snapshot, cutoff_ts, user_id
 ),
