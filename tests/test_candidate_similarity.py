@@ -79,6 +79,7 @@ def case():
         "snapshot": ["s"] * len(users),
         "user_id": [f"u{i:02d}" for i in range(len(users))],
         "item_ids": [[f"i{r}" for r in c] for c, _, _ in users],
+        "candidate_ids": [[candidate_id(u, r) for r in c] for u, (c, _, _) in enumerate(users)],
         "item_rows": pa.array([list(map(int, c)) for c, _, _ in users], pa.list_(pa.int64())),
         "profile_row": pa.array(profile_row, pa.int64()),
         "recent_item_ids": [[f"i{r}" for r in recent] if recent is not None else None
@@ -88,6 +89,11 @@ def case():
     }))  # fmt: skip
     con.execute("create table int_candidate_similarity_inputs as select * from inputs")
     return con, items, profiles, users, profile_row
+
+
+def candidate_id(user: int, item: int) -> int:
+    """int_candidates' row id of a test candidate: any number unique per user and item."""
+    return 1000 * user + int(item)
 
 
 def expected_rows(items, profiles, users, profile_row):
@@ -105,6 +111,7 @@ def expected_rows(items, profiles, users, profile_row):
             yield (
                 f"u{index:02d}",
                 f"i{item}",
+                candidate_id(index, item),
                 profile,
                 max(sims) if sims else None,
                 float(np.mean(sims)) if sims else None,
@@ -119,7 +126,7 @@ def test_similarity_matches_a_row_by_row_reference(case) -> None:
         zip(
             *(
                 table.column(name).to_pylist()
-                for name in ("user_id", "item_id", "sim_profile", "sim_recent_max",
+                for name in ("user_id", "item_id", "candidate_id", "sim_profile", "sim_recent_max",
                              "sim_recent_mean", "similar_to_item_id")
             ),
             strict=True,
@@ -128,15 +135,15 @@ def test_similarity_matches_a_row_by_row_reference(case) -> None:
     expected = list(expected_rows(items, profiles, users, profile_row))
     assert len(got) == len(expected) == sum(len(c) for c, _, _ in users)
     for row, want in zip(got, expected, strict=True):
-        assert row[:2] == want[:2]
-        for value, reference in zip(row[2:5], want[2:5], strict=True):
+        assert row[:3] == want[:3]
+        for value, reference in zip(row[3:6], want[3:6], strict=True):
             assert (value is None) == (reference is None), (row, want)
             if value is not None:
                 assert value == pytest.approx(reference, abs=1e-6), (row, want)
-        assert row[5] == want[5], (row, want)
+        assert row[6] == want[6], (row, want)
     # the edges the users were built for
     by_key = {(r[0], r[1]): r for r in got}
-    assert by_key[("u01", "i7")][2] is None and by_key[("u01", "i7")][5] == "i9"
-    assert by_key[("u02", "i10")][3] is None  # its only recent item is itself
-    assert by_key[("u03", "i11")][3] is None and by_key[("u03", "i11")][2] is not None
-    assert by_key[("u04", "i2")][5] == "i9" and by_key[("u04", "i9")][5] == "i2"
+    assert by_key[("u01", "i7")][3] is None and by_key[("u01", "i7")][6] == "i9"
+    assert by_key[("u02", "i10")][4] is None  # its only recent item is itself
+    assert by_key[("u03", "i11")][4] is None and by_key[("u03", "i11")][3] is not None
+    assert by_key[("u04", "i2")][6] == "i9" and by_key[("u04", "i9")][6] == "i2"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 
 def test_the_union_recalls_more_than_any_single_generator(demo_warehouse) -> None:
     rows = dict(
@@ -91,3 +94,47 @@ def test_repeat_cycle_features_follow_each_users_own_gaps(demo_warehouse) -> Non
         " or user_item_mean_gap_days is not null) from fct_candidates where not is_seen"
     )
     assert never_had[0][0] > 1000 and never_had[0][1] == 0, never_had
+
+
+def test_candidate_ids_name_one_candidate_each_and_similarity_keeps_them(demo_warehouse) -> None:
+    """fct_candidates joins the similarity features on candidate_id alone: each id must be one
+    (snapshot, user, item) of int_candidates, and int_candidate_similarity must carry its own."""
+    rows, ids, nulls = demo_warehouse.query(
+        "select count(*), count(distinct candidate_id), count(*) - count(candidate_id)"
+        " from int_candidates"
+    )[0]
+    assert rows > 0 and ids == rows and nulls == 0
+    similarity_rows, same_candidate = demo_warehouse.query(
+        "select count(*), count(candidates.candidate_id) from int_candidate_similarity as similarity"
+        " left join int_candidates as candidates on similarity.candidate_id = candidates.candidate_id"
+        " and similarity.snapshot = candidates.snapshot and similarity.user_id = candidates.user_id"
+        " and similarity.item_id = candidates.item_id"
+    )[0]
+    assert similarity_rows > 0.9 * rows and same_candidate == similarity_rows
+
+
+def test_price_level_and_spread_are_each_users_mean_and_sample_std(demo_warehouse) -> None:
+    """Computed from exact decimal sums (so every build gives the same bits): the same values as
+    a float64 mean and sample standard deviation, and exactly 0 for a user of one price."""
+    prices: dict[str, list[float]] = {}
+    for user, price in demo_warehouse.query(
+        "select user_id, price from int_events_before_cutoff"
+        " where snapshot = 'test' and price is not null"
+    ):
+        prices.setdefault(user, []).append(price)
+    aggregates = {
+        user: (mean, std)
+        for user, mean, std in demo_warehouse.query(
+            "select user_id, avg_price, price_std from int_user_aggregates where snapshot = 'test'"
+        )
+    }
+    assert len(prices) > 100
+    for user, values in prices.items():
+        mean, std = aggregates[user]
+        assert mean == pytest.approx(np.mean(values), abs=1e-9), user
+        if len(values) == 1:
+            assert std is None, user
+        elif len(set(values)) == 1:
+            assert std == 0.0, user
+        else:
+            assert std == pytest.approx(np.std(values, ddof=1), abs=1e-9), user

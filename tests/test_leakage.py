@@ -32,7 +32,8 @@ PER_SNAPSHOT_USER = {
     "int_candidate_similarity": ["user_id", "item_id"],
     "fct_candidates": ["user_id", "item_id"],
 }
-LABEL_COLUMNS = {"label", "label_grade"}
+# not compared: the labels (the future decides them) and a build's own row numbers
+IGNORED_COLUMNS = {"label", "label_grade", "candidate_id"}
 
 
 def mutate_events_from(source: Warehouse, target: Warehouse, cutoff: str) -> None:
@@ -77,7 +78,7 @@ def mutate_events_from(source: Warehouse, target: Warehouse, cutoff: str) -> Non
 
 
 def rows_of(warehouse: Warehouse, table: str, snapshot: str, users: set[str] | None) -> set:
-    columns = [c for c in warehouse.columns(table) if c not in LABEL_COLUMNS]
+    columns = [c for c in warehouse.columns(table) if c not in IGNORED_COLUMNS]
     rows = warehouse.query(
         f'select {", ".join(columns)} from "{table}" where snapshot = ?', [snapshot]
     )
@@ -89,7 +90,7 @@ def rows_of(warehouse: Warehouse, table: str, snapshot: str, users: set[str] | N
 
 def describe(warehouse: Warehouse, table: str, before: set, after: set) -> str:
     """Name the columns that differ between two row sets, for a failure message that helps."""
-    columns = [c for c in warehouse.columns(table) if c not in LABEL_COLUMNS]
+    columns = [c for c in warehouse.columns(table) if c not in IGNORED_COLUMNS]
     width = len(columns)
     lines = []
     for old in sorted(before - after, key=str)[:5]:

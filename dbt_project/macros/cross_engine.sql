@@ -79,6 +79,21 @@
     row_number() over (order by monotonically_increasing_id())
 {%- endmacro %}
 
+{#- A number for each row of a table being built, unique within this build only (its order
+    is the engine's): a narrow key for the joins that follow. -#}
+{% macro build_row_id() %}
+  {{ return(adapter.dispatch('build_row_id', 'recsql')()) }}
+{% endmacro %}
+
+{% macro default__build_row_id() -%}
+    row_number() over ()
+{%- endmacro %}
+
+{#- Spark numbers only ordered windows; an ordered one would sort every row. -#}
+{% macro spark__build_row_id() -%}
+    monotonically_increasing_id()
+{%- endmacro %}
+
 {#- Every column but some: DuckDB * exclude (...), Spark * except (...). -#}
 {% macro star_except(columns, relation='') %}
   {{ return(adapter.dispatch('star_except', 'recsql')(columns, relation)) }}

@@ -21,6 +21,7 @@ similarity as (
         cast(null as {{ dbt.type_string() }}) as snapshot,
         cast(null as {{ dbt.type_string() }}) as user_id,
         cast(null as {{ dbt.type_string() }}) as item_id,
+        cast(null as bigint) as candidate_id,
         cast(null as double) as sim_profile,
         cast(null as double) as sim_recent_max,
         cast(null as double) as sim_recent_mean,
@@ -42,11 +43,9 @@ item_attributes as (select * from {{ ref('int_item_attributes') }}),
 
 category_share as (
     -- the user's share of the item's best-liked category (items may have several), and their
-    -- mean rating of the items in its categories
+    -- mean rating of the items in its categories; per candidate_id (one integer to group by)
     select
-        candidates.snapshot,
-        candidates.user_id,
-        candidates.item_id,
+        candidates.candidate_id,
         max(categories.share) as share,
         avg(categories.rating_mean) as rating_mean
     from candidates
@@ -55,7 +54,7 @@ category_share as (
         on candidates.snapshot = categories.snapshot
         and candidates.user_id = categories.user_id
         and item_categories.category = categories.category
-    group by candidates.snapshot, candidates.user_id, candidates.item_id
+    group by candidates.candidate_id
 ),
 
 features as (
@@ -158,18 +157,12 @@ features as (
         on candidates.snapshot = user_items.snapshot
         and candidates.user_id = user_items.user_id
         and candidates.item_id = user_items.item_id
-    left join category_share as categories
-        on candidates.snapshot = categories.snapshot
-        and candidates.user_id = categories.user_id
-        and candidates.item_id = categories.item_id
+    left join category_share as categories on candidates.candidate_id = categories.candidate_id
     left join brands
         on candidates.snapshot = brands.snapshot
         and candidates.user_id = brands.user_id
         and items.brand = brands.brand
-    left join similarity
-        on candidates.snapshot = similarity.snapshot
-        and candidates.user_id = similarity.user_id
-        and candidates.item_id = similarity.item_id
+    left join similarity on candidates.candidate_id = similarity.candidate_id
     left join items as similar_items on similarity.similar_to_item_id = similar_items.item_id
     {%- if user_attributes %}
     left join user_attributes on candidates.user_id = user_attributes.user_id

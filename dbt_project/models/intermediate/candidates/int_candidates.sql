@@ -1,6 +1,8 @@
 -- The union of all generators: one row per snapshot, user and item that any generator
 -- proposed and that exists at the cutoff, with each generator's score and rank (null when
--- that generator did not propose it).
+-- that generator did not propose it). candidate_id numbers the rows of this build: the wide
+-- joins of fct_candidates (similarity, category shares) key on it, one integer instead of
+-- three text columns (at 1M events: fct_candidates 52-55 s instead of 78-86 s, numbering 6 s).
 with
 proposed as (
     {% for generator in candidate_generators() if python_models_enabled() or not generator.get('python') -%}
@@ -36,4 +38,4 @@ pivoted as (
     group by proposed.snapshot, proposed.user_id, proposed.item_id
 )
 
-select * from pivoted
+select *, {{ build_row_id() }} as candidate_id from pivoted

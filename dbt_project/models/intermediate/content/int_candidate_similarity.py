@@ -4,7 +4,7 @@ sim_profile: cosine to the user's profile vector; sim_recent_max / sim_recent_me
 mean cosine to their last sim_recent_items items (the item itself excluded); and which of those
 is closest (similar_to_item_id, for reasons). Vectors are unit length, so cosine is an inner
 product: one small matrix product per user, after a single gather of the candidate vectors.
-One row per snapshot, user and candidate item.
+One row per snapshot, user and candidate item, with int_candidates' candidate_id.
 """
 
 import numpy as np
@@ -73,6 +73,7 @@ def model(dbt, session):
             "snapshot": inputs.column("snapshot").take(owner),
             "user_id": inputs.column("user_id").take(owner),
             "item_id": inputs.column("item_ids").combine_chunks().flatten(),
+            "candidate_id": inputs.column("candidate_ids").combine_chunks().flatten(),
             "sim_profile": pa.array(sim_profile, from_pandas=True).cast(pa.float64()),
             "sim_recent_max": pa.array(sim_max, from_pandas=True).cast(pa.float64()),
             "sim_recent_mean": pa.array(sim_mean, from_pandas=True).cast(pa.float64()),

@@ -3,7 +3,7 @@
 -- One row per snapshot and user with candidates.
 {{ config(enabled=python_models_enabled()) }}  {#- reads Python models: DuckDB only -#}
 with
-candidates as (select snapshot, user_id, item_id from {{ ref('int_candidates') }}),
+candidates as (select snapshot, user_id, item_id, candidate_id from {{ ref('int_candidates') }}),
 embeddings as (select item_id, item_row from {{ ref('int_item_embeddings') }}),
 profiles as (
     select snapshot, user_id, row_number() over (order by snapshot, user_id) - 1 as profile_row
@@ -19,6 +19,7 @@ candidate_lists as (
         candidates.snapshot,
         candidates.user_id,
         list(candidates.item_id order by candidates.item_id) as item_ids,
+        list(candidates.candidate_id order by candidates.item_id) as candidate_ids,
         list(embeddings.item_row order by candidates.item_id) as item_rows
     from candidates
     inner join embeddings on candidates.item_id = embeddings.item_id
