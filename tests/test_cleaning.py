@@ -54,6 +54,7 @@ EVENTS = [
     (("u3", 2, "2025-01-03 09:00:00", "purchase", 3, 4.0, "o13"), None),  # partly returned
     (("u3", 2, "2025-01-06 09:00:00", "purchase", -1, 4.0, "Co13"), "return"),
     (("u4", 1, "2025-01-04T08:30:00", "purchase", 1, 3.1, None), None),  # ISO 'T', no order id
+    (("u4", 1, "2025-01-04 09:00:00", "purchase", 1, 4006381333931.0, "o17"), "price_out_of_range"),
 ]
 
 

@@ -50,6 +50,9 @@ with_reason as (
             {%- if sql_boolean(var('reject_non_positive_price'), 'reject_non_positive_price') == 'true' %}
             when flagged.price <= 0 then 'non_positive_price'
             {%- endif %}
+            -- no shop's price: a barcode or an order number in the price column (and past the
+            -- exact decimal sums the price features take)
+            when abs(flagged.price) >= 1e12 then 'price_out_of_range'
             when flagged.price > 0
                 and abs(ln(flagged.price / case when flagged.list_price > 0 then flagged.list_price else observed_prices.median_price end))
                     > ln({{ sql_number(var('price_outlier_factor'), 'price_outlier_factor', minimum=1) }})
