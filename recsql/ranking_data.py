@@ -61,6 +61,7 @@ def load_split(
     exclude_seen: bool = False,
     categories: dict[str, list[str]] | None = None,
     positive_queries_only: bool = False,
+    keep: np.ndarray | None = None,
 ) -> RankingData:
     """Rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id).
 
@@ -69,15 +70,17 @@ def load_split(
     the user had before the cutoff (``is_seen``). ``categories`` codes each categorical
     feature's values by their position in its list (unknown values: missing).
     ``positive_queries_only`` keeps the queries (snapshot, user) with a positive, filtered by
-    DuckDB so the other rows never reach Python.
+    DuckDB so the other rows never reach Python. ``keep``: a mask over the rows as
+    ``load_keys`` gives them (same arguments); only those rows are converted and returned, so
+    a caller that learns from a sample never holds the whole split as floats.
     """
-    where = split_filter(exclude_seen)
-    if positive_queries_only:
-        where += " qualify max(coalesce(label_grade, 0)) over (partition by snapshot, user_id) > 0"
-    params = [split, part[1], part[0]]
-    rows = con.execute(
-        f"select count(*) from (select 1 from fct_candidates where {where})", params
-    ).fetchall()
+    where, params = _split_query(split, part, exclude_seen, positive_queries_only)
+    if keep is None:
+        rows = con.execute(
+            f"select count(*) from (select 1 from fct_candidates where {where})", params
+        ).fetchall()[0][0]
+    else:
+        rows = int(keep.sum())
     reader = con.sql(
         "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade,"
         f" {feature_columns(features, categories)} from fct_candidates where {where}"
@@ -85,17 +88,28 @@ def load_split(
         params=params,
     ).to_arrow_reader(BATCH_ROWS)
     # batch by batch into one float32 matrix allocated once: the Arrow rows never exist whole
-    matrix = np.empty((rows[0][0], len(features)), dtype=np.float32, order="F")
-    labels = np.empty(rows[0][0], dtype=np.int32)
+    matrix = np.empty((rows, len(features)), dtype=np.float32, order="F")
+    labels = np.empty(rows, dtype=np.int32)
     keys: dict[str, list[pa.Array]] = {"snapshot": [], "user_id": [], "item_id": []}
-    start = 0
+    read = start = 0
     for batch in reader:
+        if keep is not None:
+            mask = keep[read : read + batch.num_rows]
+            read += batch.num_rows
+            if len(mask) < batch.num_rows:
+                break
+            batch = batch.filter(mask)
         stop = start + batch.num_rows
         for name, chunks in keys.items():
             chunks.append(batch.column(name))
         labels[start:stop] = batch.column("label_grade").to_numpy()
         feature_matrix(batch, features, categories, out=matrix[start:stop])
         start = stop
+    if keep is not None and (read != len(keep) or start != rows):
+        raise TrainingError(
+            f"the rows of fct_candidates' {split} split do not match the {len(keep):,} keys"
+            " they were chosen from: were they rebuilt in between? Run it again"
+        )
     return RankingData(
         features=matrix[:start],
         labels=labels[:start],
@@ -103,6 +117,40 @@ def load_split(
         users=key_array(keys["user_id"]),
         items=key_array(keys["item_id"]),
     )
+
+
+def load_keys(
+    con: duckdb.DuckDBPyConnection,
+    split: str,
+    part: tuple[int, int] = (0, 1),
+    exclude_seen: bool = False,
+    positive_queries_only: bool = False,
+) -> RankingData:
+    """The keys and labels of ``load_split``'s rows, in its order, without the features: cheap
+    to read whole, enough to choose the rows worth converting (its ``keep``)."""
+    where, params = _split_query(split, part, exclude_seen, positive_queries_only)
+    table = con.sql(
+        "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade"
+        f" from fct_candidates where {where} order by snapshot, user_id, item_id",
+        params=params,
+    ).to_arrow_table()
+    return RankingData(
+        features=np.empty((table.num_rows, 0), dtype=np.float32),
+        labels=table.column("label_grade").to_numpy().astype(np.int32),
+        snapshots=key_array(table.column("snapshot").chunks),
+        users=key_array(table.column("user_id").chunks),
+        items=key_array(table.column("item_id").chunks),
+    )
+
+
+def _split_query(
+    split: str, part: tuple[int, int], exclude_seen: bool, positive_queries_only: bool
+) -> tuple[str, list]:
+    """Where-clause (with its parameters) of the rows ``load_split`` and ``load_keys`` read."""
+    where = split_filter(exclude_seen)
+    if positive_queries_only:
+        where += " qualify max(coalesce(label_grade, 0)) over (partition by snapshot, user_id) > 0"
+    return where, [split, part[1], part[0]]
 
 
 def split_filter(exclude_seen: bool) -> str:

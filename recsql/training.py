@@ -29,7 +29,13 @@ import lightgbm as lgb
 import numpy as np
 
 from recsql import evaluation, model_files, paths, progress, warehouse
-from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_order, load_split
+from recsql.ranking_data import (
+    RankingData,
+    TrainingError,
+    group_sizes_in_row_order,
+    load_keys,
+    load_split,
+)
 
 LATEST_TRAIN_SNAPSHOT = "train"  # int_snapshots: its label window ends at the test cutoff
 NEGATIVES_PER_QUERY = 50  # negatives a fit learns from per query (every positive stays)
@@ -199,19 +205,17 @@ def train_ranker(
                 "no train user has a label among their candidates: nothing to learn"
             )
         # queries without a positive are left out (LightGBM scores them NDCG 1)
-        train = load_split(
-            con, "train", features, categories=categories, positive_queries_only=True
-        )
-        validation, held_out = validation_rows(train, seed, validation_fraction)
+        keys = load_keys(con, "train", positive_queries_only=True)
+        validation, held_out = validation_rows(keys, seed, validation_fraction)
         if validation.all() or not validation.any():
             validation = np.zeros(len(validation), dtype=bool)
-        everyone = np.ones(len(train.labels), dtype=bool)
+        everyone = np.ones(len(keys.labels), dtype=bool)
         counts = {
-            "train_rows": len(train.labels),
-            "train_users": int(len(np.unique(train.users))),
-            "train_queries": query_count(train, everyone),
-            "positives": int((train.labels > 0).sum()),
-            "validation_queries": query_count(train, validation),
+            "train_rows": len(keys.labels),
+            "train_users": int(len(np.unique(keys.users))),
+            "train_queries": query_count(keys, everyone),
+            "positives": int((keys.labels > 0).sum()),
+            "validation_queries": query_count(keys, validation),
             "validation": held_out if validation.any() else "none",
         }
         progress.note(
@@ -228,16 +232,29 @@ def train_ranker(
         }
         if categorical:  # by position: LightGBM reads the matrix before it knows the names
             merged[CATEGORICAL] = ",".join(str(features.index(c)) for c in categorical)
-        learn = learning_rows(train, negatives_per_query, seed)
+        learn = learning_rows(keys, negatives_per_query, seed)
         counts["learning_rows"] = int(learn.sum())
         counts["negatives_per_query"] = negatives_per_query
+        # only the rows some fit learns from or validates on become floats
+        needed = learn | validation
+        train = load_split(
+            con, "train", features, categories=categories, positive_queries_only=True, keep=needed
+        )
         best_iteration = _choose_rounds(
-            train, validation, learn, features, merged, rounds, early_stopping, show_progress
+            train,
+            validation[needed],
+            learn[needed],
+            features,
+            merged,
+            rounds,
+            early_stopping,
+            show_progress,
         )
         progress.note(
             f"best iteration {best_iteration}; refitting on every train snapshot", show_progress
         )
-        evaluated = _fit(train.subset(learn), features, merged, best_iteration)
+        train = train.subset(learn[needed])  # what the two refits learn from train
+        evaluated = _fit(train, features, merged, best_iteration)
         progress.note("ranking the test snapshot: the ranker and every baseline", show_progress)
         test = load_split(
             con, "test", features, categories=categories
@@ -250,18 +267,18 @@ def train_ranker(
             show_progress,
         )
         # the rows the refit learns from, chosen over train and the test queries with a
-        # positive as one log, gathered straight into one matrix: no split is copied whole
-        every_train_row = np.ones(len(train.labels), dtype=bool)
-        keys = concatenate(
-            without_features(train), without_features(test), masks=[every_train_row, positive]
-        )
+        # positive as one log (train's share is ``learn`` again: the same draws come first)
+        labelled = concatenate(keys, without_features(test), masks=[everyone, positive])
         from_train, from_test = np.split(
-            learning_rows(keys, negatives_per_query, seed), [len(train.labels)]
+            learning_rows(labelled, negatives_per_query, seed), [len(keys.labels)]
         )
+        if not np.array_equal(from_train, learn):
+            raise AssertionError("the refit's train rows differ from the rows fitted above")
         test_rows = np.zeros(len(test.labels), dtype=bool)
         test_rows[np.flatnonzero(positive)[from_test]] = True
-        final_rows = concatenate(train, test, masks=[from_train, test_rows])
-        del train, test
+        every_kept_row = np.ones(len(train.labels), dtype=bool)
+        final_rows = concatenate(train, test, masks=[every_kept_row, test_rows])
+        del train, test, keys, labelled
         final = _fit(final_rows, features, merged, best_iteration)
         del final_rows
 

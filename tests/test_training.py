@@ -8,7 +8,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from recsql.ranking_data import RankingData, TrainingError, group_sizes_in_row_order, key_array
+from recsql import warehouse as warehouse_db
+from recsql.ranking_data import (
+    RankingData,
+    TrainingError,
+    group_sizes_in_row_order,
+    key_array,
+    load_keys,
+    load_split,
+)
 from recsql.training import concatenate, train_ranker, without_features
 from tests.conftest import Warehouse, copy_warehouse
 
@@ -65,6 +73,24 @@ def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
         group_sizes_in_row_order(np.array(["train"] * len(users)), shuffled)
     ordered = np.sort(shuffled, kind="stable")
     assert group_sizes_in_row_order(np.array(["train"] * len(users)), ordered).tolist() == [4, 2, 3]
+
+
+def test_only_the_kept_rows_of_a_split_are_read_as_features(trained_warehouse) -> None:
+    """Training reads the keys first and converts only the rows it learns from: those rows
+    must be exactly the ones (keys, labels, features) a full read puts at the same places."""
+    with warehouse_db.connect(trained_warehouse.db, read_only=True) as con:
+        features = warehouse_db.ranker_features(con)[:5]
+        whole = load_split(con, "train", features, positive_queries_only=True)
+        keys = load_keys(con, "train", positive_queries_only=True)
+        keep = np.random.default_rng(1).random(len(keys.labels)) < 0.3
+        kept = load_split(con, "train", features, positive_queries_only=True, keep=keep)
+        with pytest.raises(TrainingError, match="do not match the"):
+            load_split(con, "train", features, positive_queries_only=True, keep=keep[1:])
+    assert keys.features.shape == (len(whole.labels), 0) and (whole.labels > 0).any()
+    for name in ("labels", "snapshots", "users", "items"):
+        assert getattr(keys, name).tolist() == getattr(whole, name).tolist()
+        assert getattr(kept, name).tolist() == getattr(whole, name)[keep].tolist()
+    np.testing.assert_array_equal(kept.features, whole.features[keep])
 
 
 def metric(warehouse: Warehouse, method: str, name: str, k: int) -> float:
