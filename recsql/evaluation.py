@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 
@@ -106,12 +105,10 @@ def generator_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def evaluate_test_snapshot(
-    con: duckdb.DuckDBPyConnection,
-    booster: lgb.Booster,
-    test: RankingData,
+    con: duckdb.DuckDBPyConnection, test: RankingData, scores: np.ndarray
 ) -> Evaluation:
-    """Rank the test snapshot by ``booster`` (over ``test``, the split's rows the caller has
-    already read) and by every baseline; intervals for each, and the verdict."""
+    """Rank the test snapshot by the ranker's ``scores`` of its rows (``test``: their keys)
+    and by every baseline; intervals for each, and the verdict."""
     exclude_seen = seen_items_excluded(con)
     con.execute(
         "create or replace temp view eval_labels as select labels.user_id, labels.item_id"
@@ -136,7 +133,7 @@ def evaluate_test_snapshot(
     item_ids = np.array([item for item, _ in catalog], dtype=object)
     item_events = np.array([events for _, events in catalog], dtype=np.float64)
 
-    methods = {"ranker": _ranker_top(con, booster, test)}
+    methods = {"ranker": _ranker_top(con, test, scores)}
     # the same list for everyone, less what each user already had when seen items are left out
     unseen = (
         f" where not exists ({SEEN_SQL.format(user='eval_users.user_id', item='popular.item_id')})"
@@ -243,12 +240,7 @@ def _method_rows(
     return rows
 
 
-def _ranker_top(con: duckdb.DuckDBPyConnection, booster: lgb.Booster, data: RankingData) -> str:
-    scores = (
-        booster.predict(data.features, num_iteration=booster.best_iteration or None)
-        if len(data.labels)
-        else []
-    )
+def _ranker_top(con: duckdb.DuckDBPyConnection, data: RankingData, scores: np.ndarray) -> str:
     table = pa.table(
         {
             "user_id": pa.array(data.users.tolist(), pa.string()),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import duckdb
+import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,8 +74,152 @@ def load_split(
     DuckDB so the other rows never reach Python. ``keep``: a mask over the rows as
     ``load_keys`` gives them (same arguments); only those rows are converted and returned, so
     a caller that learns from a sample never holds the whole split as floats.
+
+    Only the keys are sorted (by DuckDB); the wide feature rows stream unsorted and land at
+    their row's place by its row id, so no sort of every feature column has to fit in memory.
+    A view (tables a Spark build wrote) has no row ids: its rows are sorted whole instead.
     """
-    where, params = _split_query(split, part, exclude_seen, positive_queries_only)
+    query = _split_query(split, part, exclude_seen, positive_queries_only)
+    if not _has_row_ids(con):
+        return _load_sorted(con, split, query, features, categories, keep)
+    keys, row_ids = _keys(con, query, row_ids=True)
+    if keep is not None:
+        _check_keep(keep, len(keys.labels), split)
+        keys, row_ids = keys.subset(keep), row_ids[keep]
+    where = split_filter(exclude_seen)
+    return replace(
+        keys,
+        features=_features_by_row_id(con, (where, query[1]), row_ids, features, categories),
+    )
+
+
+def load_keys(
+    con: duckdb.DuckDBPyConnection,
+    split: str,
+    part: tuple[int, int] = (0, 1),
+    exclude_seen: bool = False,
+    positive_queries_only: bool = False,
+) -> RankingData:
+    """The keys and labels of ``load_split``'s rows, in its order, without the features: cheap
+    to read whole, enough to choose the rows worth converting (its ``keep``)."""
+    return _keys(con, _split_query(split, part, exclude_seen, positive_queries_only))[0]
+
+
+def _keys(
+    con: duckdb.DuckDBPyConnection, query: tuple[str, list], row_ids: bool = False
+) -> tuple[RankingData, np.ndarray | None]:
+    where, params = query
+    table = con.sql(
+        "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade"
+        + (", rowid as row_id" if row_ids else "")
+        + f" from fct_candidates where {where} order by snapshot, user_id, item_id",
+        params=params,
+    ).to_arrow_table()
+    keys = RankingData(
+        features=np.empty((table.num_rows, 0), dtype=np.float32),
+        labels=table.column("label_grade").to_numpy().astype(np.int32),
+        snapshots=key_array(table.column("snapshot").chunks),
+        users=key_array(table.column("user_id").chunks),
+        items=key_array(table.column("item_id").chunks),
+    )
+    return keys, table.column("row_id").to_numpy() if row_ids else None
+
+
+def _features_by_row_id(
+    con: duckdb.DuckDBPyConnection,
+    query: tuple[str, list],
+    row_ids: np.ndarray,
+    features: Sequence[str],
+    categories: dict[str, list[str]] | None,
+) -> np.ndarray:
+    """The features of the rows ``row_ids`` names, in that order."""
+    matrix = np.empty((len(row_ids), len(features)), dtype=np.float32, order="F")
+    for places, block in _rows_by_row_id(con, query, row_ids, features, categories):
+        matrix[places] = block
+    return matrix
+
+
+def _rows_by_row_id(
+    con: duckdb.DuckDBPyConnection,
+    query: tuple[str, list],
+    row_ids: np.ndarray,
+    features: Sequence[str],
+    categories: dict[str, list[str]] | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(places in ``row_ids``, their feature rows) in blocks of at least ``BATCH_ROWS`` rows:
+    the split streams from DuckDB in storage order, unsorted, and only wanted rows are kept."""
+    order = np.argsort(row_ids)
+    wanted = row_ids[order]
+    found = 0
+    if len(wanted):
+        where, params = query
+        reader = con.sql(
+            f"select rowid as row_id, {feature_columns(features, categories)}"
+            f" from fct_candidates where {where}",
+            params=params,
+        ).to_arrow_reader(BATCH_ROWS)
+        for batch in batches_of_at_least(reader, BATCH_ROWS):
+            ids = batch.column("row_id").to_numpy()
+            at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
+            hit = wanted[at] == ids
+            if hit.any():
+                found += int(hit.sum())
+                yield order[at[hit]], feature_matrix(batch.filter(hit), features, categories)
+    if found != len(row_ids):
+        raise TrainingError(
+            f"{len(row_ids) - found:,} rows of fct_candidates went missing while it was read:"
+            " was it rebuilt in between? Run it again"
+        )
+
+
+def predict_split(
+    con: duckdb.DuckDBPyConnection,
+    booster: lgb.Booster,
+    split: str,
+    features: Sequence[str],
+    categories: dict[str, list[str]] | None = None,
+) -> tuple[RankingData, np.ndarray]:
+    """The split's keys (``load_keys``' order) and the booster's score of each row, predicted
+    block by block as the rows stream: the split's features are never held whole."""
+    query = _split_query(split, (0, 1), False, False)
+    iterations = booster.best_iteration or None
+    if not _has_row_ids(con):
+        data = load_split(con, split, features, categories=categories)
+        scores = (
+            booster.predict(data.features, num_iteration=iterations) if len(data.labels) else []
+        )
+        return replace(data, features=data.features[:, :0]), np.asarray(scores, np.float64)
+    keys, row_ids = _keys(con, query, row_ids=True)
+    scores = np.empty(len(row_ids), dtype=np.float64)
+    for places, block in _rows_by_row_id(con, query, row_ids, features, categories):
+        scores[places] = booster.predict(block, num_iteration=iterations)
+    return keys, scores
+
+
+def batches_of_at_least(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """DuckDB's batches gathered into tables of at least ``rows`` rows (it sends smaller
+    ones): each predict call then has enough rows to keep every thread busy."""
+    pending: list[pa.RecordBatch] = []
+    for batch in reader:
+        pending.append(batch)
+        if sum(part.num_rows for part in pending) >= rows:
+            yield pa.Table.from_batches(pending)
+            pending = []
+    if any(part.num_rows for part in pending):
+        yield pa.Table.from_batches(pending)
+
+
+def _load_sorted(
+    con: duckdb.DuckDBPyConnection,
+    split: str,
+    query: tuple[str, list],
+    features: Sequence[str],
+    categories: dict[str, list[str]] | None,
+    keep: np.ndarray | None,
+) -> RankingData:
+    """``load_split`` for a view: every column sorted by DuckDB, read in order, the ``keep``
+    rows converted batch by batch into one matrix allocated once."""
+    where, params = query
     if keep is None:
         rows = con.execute(
             f"select count(*) from (select 1 from fct_candidates where {where})", params
@@ -87,7 +232,6 @@ def load_split(
         " order by snapshot, user_id, item_id",
         params=params,
     ).to_arrow_reader(BATCH_ROWS)
-    # batch by batch into one float32 matrix allocated once: the Arrow rows never exist whole
     matrix = np.empty((rows, len(features)), dtype=np.float32, order="F")
     labels = np.empty(rows, dtype=np.int32)
     keys: dict[str, list[pa.Array]] = {"snapshot": [], "user_id": [], "item_id": []}
@@ -105,11 +249,8 @@ def load_split(
         labels[start:stop] = batch.column("label_grade").to_numpy()
         feature_matrix(batch, features, categories, out=matrix[start:stop])
         start = stop
-    if keep is not None and (read != len(keep) or start != rows):
-        raise TrainingError(
-            f"the rows of fct_candidates' {split} split do not match the {len(keep):,} keys"
-            " they were chosen from: were they rebuilt in between? Run it again"
-        )
+    if keep is not None:
+        _check_keep(keep, read, split)
     return RankingData(
         features=matrix[:start],
         labels=labels[:start],
@@ -119,28 +260,21 @@ def load_split(
     )
 
 
-def load_keys(
-    con: duckdb.DuckDBPyConnection,
-    split: str,
-    part: tuple[int, int] = (0, 1),
-    exclude_seen: bool = False,
-    positive_queries_only: bool = False,
-) -> RankingData:
-    """The keys and labels of ``load_split``'s rows, in its order, without the features: cheap
-    to read whole, enough to choose the rows worth converting (its ``keep``)."""
-    where, params = _split_query(split, part, exclude_seen, positive_queries_only)
-    table = con.sql(
-        "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade"
-        f" from fct_candidates where {where} order by snapshot, user_id, item_id",
-        params=params,
-    ).to_arrow_table()
-    return RankingData(
-        features=np.empty((table.num_rows, 0), dtype=np.float32),
-        labels=table.column("label_grade").to_numpy().astype(np.int32),
-        snapshots=key_array(table.column("snapshot").chunks),
-        users=key_array(table.column("user_id").chunks),
-        items=key_array(table.column("item_id").chunks),
-    )
+def _check_keep(keep: np.ndarray, rows: int, split: str) -> None:
+    if len(keep) != rows:
+        raise TrainingError(
+            f"the rows of fct_candidates' {split} split do not match the {len(keep):,} keys"
+            " they were chosen from: was it rebuilt in between? Run it again"
+        )
+
+
+def _has_row_ids(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether fct_candidates is a stored table (DuckDB's ``rowid``), not a view."""
+    try:
+        con.execute("select rowid from fct_candidates limit 0")
+    except duckdb.BinderException:
+        return False
+    return True
 
 
 def _split_query(

@@ -10,7 +10,6 @@ before any scoring work.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 from recsql import attribution, methods, model_files, outputs, progress, reasons, warehouse
 from recsql.ranking_data import (
     BATCH_ROWS,
+    batches_of_at_least,
     feature_columns,
     feature_matrix,
     split_filter,
@@ -197,7 +197,7 @@ def _predict_part(
     ).to_arrow_reader(BATCH_ROWS)
     columns: dict[str, list[pa.Array]] = {name: [] for name in ("user_id", "item_id", *capped)}
     scores = []
-    for batch in _batches_of_at_least(reader, BATCH_ROWS):
+    for batch in batches_of_at_least(reader, BATCH_ROWS):
         for name, chunks in columns.items():
             chunks.append(batch.column(name).combine_chunks())
         scores.append(booster.predict(feature_matrix(batch, features, categories)))
@@ -227,19 +227,6 @@ def _top(con: duckdb.DuckDBPyConnection, scored: pa.Table, top_k: int, caps: Cap
         ).to_arrow_table()
     finally:
         con.unregister("scored_rows")
-
-
-def _batches_of_at_least(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
-    """DuckDB's batches gathered into tables of at least ``rows`` rows (it sends smaller
-    ones): each predict call then has enough rows to keep every thread busy."""
-    pending: list[pa.RecordBatch] = []
-    for batch in reader:
-        pending.append(batch)
-        if sum(part.num_rows for part in pending) >= rows:
-            yield pa.Table.from_batches(pending)
-            pending = []
-    if any(part.num_rows for part in pending):
-        yield pa.Table.from_batches(pending)
 
 
 def _with_reasons(

@@ -35,6 +35,7 @@ from recsql.ranking_data import (
     group_sizes_in_row_order,
     load_keys,
     load_split,
+    predict_split,
 )
 
 LATEST_TRAIN_SNAPSHOT = "train"  # int_snapshots: its label window ends at the test cutoff
@@ -254,13 +255,11 @@ def train_ranker(
             f"best iteration {best_iteration}; refitting on every train snapshot", show_progress
         )
         train = train.subset(learn[needed])  # what the two refits learn from train
-        evaluated = _fit(train, features, merged, best_iteration)
+        evaluated = _fit(dataset(train, features, merged), merged, best_iteration)
         progress.note("ranking the test snapshot: the ranker and every baseline", show_progress)
-        test = load_split(
-            con, "test", features, categories=categories
-        )  # read once: ranked here, then learnt from
-        evaluation_result = evaluation.evaluate_test_snapshot(con, evaluated, test)
-        del evaluated
+        test, scores = predict_split(con, evaluated, "test", features, categories)
+        evaluation_result = evaluation.evaluate_test_snapshot(con, test, scores)
+        del evaluated, scores
         positive = in_positive_groups(test)
         progress.note(
             f"refitting on every labelled snapshot, test included (+{int(positive.sum()):,} rows)",
@@ -268,7 +267,7 @@ def train_ranker(
         )
         # the rows the refit learns from, chosen over train and the test queries with a
         # positive as one log (train's share is ``learn`` again: the same draws come first)
-        labelled = concatenate(keys, without_features(test), masks=[everyone, positive])
+        labelled = concatenate(keys, test, masks=[everyone, positive])
         from_train, from_test = np.split(
             learning_rows(labelled, negatives_per_query, seed), [len(keys.labels)]
         )
@@ -276,11 +275,13 @@ def train_ranker(
             raise AssertionError("the refit's train rows differ from the rows fitted above")
         test_rows = np.zeros(len(test.labels), dtype=bool)
         test_rows[np.flatnonzero(positive)[from_test]] = True
-        every_kept_row = np.ones(len(train.labels), dtype=bool)
-        final_rows = concatenate(train, test, masks=[every_kept_row, test_rows])
+        test = load_split(con, "test", features, categories=categories, keep=test_rows)
+        # binned straight from the gathered rows, which then go: the floats do not sit
+        # beside the fit
+        final_set = dataset(concatenate(train, test), features, merged)
         del train, test, keys, labelled
-        final = _fit(final_rows, features, merged, best_iteration)
-        del final_rows
+        final = _fit(final_set, merged, best_iteration)
+        del final_set
 
         snapshots = warehouse.snapshot_cutoffs(con)
         version = _model_version(final)
@@ -349,12 +350,6 @@ def concatenate(*parts: RankingData, masks: Sequence[np.ndarray] | None = None) 
     )
 
 
-def without_features(data: RankingData) -> RankingData:
-    """The rows' keys and labels only (a zero-width feature matrix): enough to choose rows."""
-    return RankingData(np.empty((len(data.labels), 0), np.float32), data.labels,
-                       data.snapshots, data.users, data.items)  # fmt: skip
-
-
 def _choose_rounds(
     data: RankingData,
     validation: np.ndarray,
@@ -397,12 +392,8 @@ def rounds_params(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fit(
-    data: RankingData, features: Sequence[str], params: dict[str, Any], rounds: int
-) -> lgb.Booster:
-    return lgb.train(
-        booster_params(params), dataset(data, features, params), num_boost_round=rounds
-    )
+def _fit(data: lgb.Dataset, params: dict[str, Any], rounds: int) -> lgb.Booster:
+    return lgb.train(booster_params(params), data, num_boost_round=rounds)
 
 
 def feature_hash(features: Sequence[str]) -> str:

@@ -153,13 +153,19 @@ def test_rounds_come_from_the_latest_train_snapshot_not_a_share_of_users() -> No
 
 def test_the_saved_model_is_refit_with_the_test_window(trained_warehouse, tmp_path, monkeypatch):
     copy = copy_warehouse(trained_warehouse, tmp_path)
+    built: list[tuple[int, set[str]]] = []  # rows and snapshots of each binned dataset
     fitted: list[tuple[int, set[str], int]] = []
-    fit = training._fit
+    dataset, fit = training.dataset, training._fit
 
-    def recording_fit(data, features, params, rounds):
-        fitted.append((len(data.labels), set(np.unique(data.snapshots)), rounds))
-        return fit(data, features, params, rounds)
+    def recording_dataset(data, features, params, reference=None):
+        built.append((len(data.labels), set(np.unique(data.snapshots))))
+        return dataset(data, features, params, reference)
 
+    def recording_fit(data, params, rounds):  # a fit learns from the dataset binned last
+        fitted.append((*built[-1], rounds))
+        return fit(data, params, rounds)
+
+    monkeypatch.setattr(training, "dataset", recording_dataset)
     monkeypatch.setattr(training, "_fit", recording_fit)
     with copy.env():
         result = training.train_ranker(copy.db, rounds=60, seed=3, show_progress=False)

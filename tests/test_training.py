@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import duckdb
+import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -16,8 +19,9 @@ from recsql.ranking_data import (
     key_array,
     load_keys,
     load_split,
+    predict_split,
 )
-from recsql.training import concatenate, train_ranker, without_features
+from recsql.training import concatenate, train_ranker
 from tests.conftest import Warehouse, copy_warehouse
 
 
@@ -61,7 +65,7 @@ def test_rows_gathered_from_several_splits_are_the_masked_rows_in_order() -> Non
         assert getattr(gathered, name).tolist() == sum(
             (getattr(part, name).tolist() for part in expected), []
         )
-    keys = concatenate(without_features(train), without_features(test))
+    keys = concatenate(*(replace(part, features=part.features[:, :0]) for part in (train, test)))
     assert keys.features.shape == (12, 0) and keys.users.tolist()[-1] == "u2"
 
 
@@ -77,7 +81,8 @@ def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
 
 def test_only_the_kept_rows_of_a_split_are_read_as_features(trained_warehouse) -> None:
     """Training reads the keys first and converts only the rows it learns from: those rows
-    must be exactly the ones (keys, labels, features) a full read puts at the same places."""
+    must be exactly the ones (keys, labels, features) a full read puts at the same places,
+    whether fct_candidates is a table (features placed by row id) or a view (sorted whole)."""
     with warehouse_db.connect(trained_warehouse.db, read_only=True) as con:
         features = warehouse_db.ranker_features(con)[:5]
         whole = load_split(con, "train", features, positive_queries_only=True)
@@ -86,11 +91,44 @@ def test_only_the_kept_rows_of_a_split_are_read_as_features(trained_warehouse) -
         kept = load_split(con, "train", features, positive_queries_only=True, keep=keep)
         with pytest.raises(TrainingError, match="do not match the"):
             load_split(con, "train", features, positive_queries_only=True, keep=keep[1:])
+    with duckdb.connect() as con:  # fct_candidates as a view, like the tables of a Spark build
+        con.execute(f"attach '{trained_warehouse.db}' as built (read_only)")
+        con.execute("create view fct_candidates as select * from built.fct_candidates")
+        viewed = load_split(con, "train", features, positive_queries_only=True, keep=keep)
     assert keys.features.shape == (len(whole.labels), 0) and (whole.labels > 0).any()
     for name in ("labels", "snapshots", "users", "items"):
         assert getattr(keys, name).tolist() == getattr(whole, name).tolist()
         assert getattr(kept, name).tolist() == getattr(whole, name)[keep].tolist()
+        assert getattr(viewed, name).tolist() == getattr(kept, name).tolist()
     np.testing.assert_array_equal(kept.features, whole.features[keep])
+    np.testing.assert_array_equal(viewed.features, kept.features)
+
+
+def test_scores_predicted_as_the_rows_stream_are_those_of_the_whole_split(
+    trained_warehouse,
+) -> None:
+    """The test snapshot is ranked block by block, never held whole: each score must be the
+    one its row gets in one predict over the split read whole, at the row's place."""
+    with warehouse_db.connect(trained_warehouse.db, read_only=True) as con:
+        features = warehouse_db.ranker_features(con)[:5]
+        whole = load_split(con, "test", features)
+        booster = lgb.train(
+            {"objective": "binary", "num_leaves": 7, "verbose": -1},
+            lgb.Dataset(whole.features, label=whole.labels > 0),
+            num_boost_round=5,
+        )
+        keys, scores = predict_split(con, booster, "test", features)
+    with duckdb.connect() as con:  # a view streams nothing by row id: read whole, then predict
+        con.execute(f"attach '{trained_warehouse.db}' as built (read_only)")
+        con.execute("create view fct_candidates as select * from built.fct_candidates")
+        viewed_keys, viewed_scores = predict_split(con, booster, "test", features)
+    expected = booster.predict(whole.features)
+    assert len(np.unique(expected)) > 10 and keys.features.shape == (len(whole.labels), 0)
+    for name in ("labels", "snapshots", "users", "items"):
+        assert getattr(keys, name).tolist() == getattr(whole, name).tolist()
+        assert getattr(viewed_keys, name).tolist() == getattr(whole, name).tolist()
+    np.testing.assert_array_equal(scores, expected)
+    np.testing.assert_array_equal(viewed_scores, expected)
 
 
 def metric(warehouse: Warehouse, method: str, name: str, k: int) -> float:
