@@ -29,9 +29,15 @@ class RankingData:
     snapshots: np.ndarray
     users: np.ndarray
     items: np.ndarray
+    row_ids: np.ndarray | None = None  # DuckDB rowid of each row in fct_candidates, if a table
 
     def subset(self, mask: np.ndarray) -> RankingData:
-        return RankingData(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
+        return RankingData(
+            *(
+                None if getattr(self, name) is None else getattr(self, name)[mask]
+                for name in self.__dataclass_fields__
+            )
+        )
 
 
 def group_sizes_in_row_order(*keys: np.ndarray) -> np.ndarray:
@@ -63,6 +69,7 @@ def load_split(
     categories: dict[str, list[str]] | None = None,
     positive_queries_only: bool = False,
     keep: np.ndarray | None = None,
+    keys: RankingData | None = None,
 ) -> RankingData:
     """Rows of a split of fct_candidates, sorted by (snapshot, user_id, item_id).
 
@@ -73,7 +80,8 @@ def load_split(
     ``positive_queries_only`` keeps the queries (snapshot, user) with a positive, filtered by
     DuckDB so the other rows never reach Python. ``keep``: a mask over the rows as
     ``load_keys`` gives them (same arguments); only those rows are converted and returned, so
-    a caller that learns from a sample never holds the whole split as floats.
+    a caller that learns from a sample never holds the whole split as floats; pass those
+    ``keys`` too and they are not read again.
 
     Only the keys are sorted (by DuckDB); the wide feature rows stream unsorted and land at
     their row's place by its row id, so no sort of every feature column has to fit in memory.
@@ -82,14 +90,15 @@ def load_split(
     query = _split_query(split, part, exclude_seen, positive_queries_only)
     if not _has_row_ids(con):
         return _load_sorted(con, split, query, features, categories, keep)
-    keys, row_ids = _keys(con, query, row_ids=True)
+    if keys is None or keys.row_ids is None:
+        keys = _keys(con, query, row_ids=True)
     if keep is not None:
         _check_keep(keep, len(keys.labels), split)
-        keys, row_ids = keys.subset(keep), row_ids[keep]
+        keys = keys.subset(keep)
     where = split_filter(exclude_seen)
     return replace(
         keys,
-        features=_features_by_row_id(con, (where, query[1]), row_ids, features, categories),
+        features=_features_by_row_id(con, (where, query[1]), keys.row_ids, features, categories),
     )
 
 
@@ -102,12 +111,11 @@ def load_keys(
 ) -> RankingData:
     """The keys and labels of ``load_split``'s rows, in its order, without the features: cheap
     to read whole, enough to choose the rows worth converting (its ``keep``)."""
-    return _keys(con, _split_query(split, part, exclude_seen, positive_queries_only))[0]
+    query = _split_query(split, part, exclude_seen, positive_queries_only)
+    return _keys(con, query, row_ids=_has_row_ids(con))
 
 
-def _keys(
-    con: duckdb.DuckDBPyConnection, query: tuple[str, list], row_ids: bool = False
-) -> tuple[RankingData, np.ndarray | None]:
+def _keys(con: duckdb.DuckDBPyConnection, query: tuple[str, list], row_ids: bool) -> RankingData:
     where, params = query
     table = con.sql(
         "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade"
@@ -115,14 +123,14 @@ def _keys(
         + f" from fct_candidates where {where} order by snapshot, user_id, item_id",
         params=params,
     ).to_arrow_table()
-    keys = RankingData(
+    return RankingData(
         features=np.empty((table.num_rows, 0), dtype=np.float32),
         labels=table.column("label_grade").to_numpy().astype(np.int32),
         snapshots=key_array(table.column("snapshot").chunks),
         users=key_array(table.column("user_id").chunks),
         items=key_array(table.column("item_id").chunks),
+        row_ids=table.column("row_id").to_numpy() if row_ids else None,
     )
-    return keys, table.column("row_id").to_numpy() if row_ids else None
 
 
 def _features_by_row_id(
@@ -179,7 +187,7 @@ def predict_split(
     features: Sequence[str],
     categories: dict[str, list[str]] | None = None,
 ) -> tuple[RankingData, np.ndarray]:
-    """The split's keys (``load_keys``' order) and the booster's score of each row, predicted
+    """The split's keys (``load_keys``'s, for ``load_split``) and the booster's score of each row, predicted
     block by block as the rows stream: the split's features are never held whole."""
     query = _split_query(split, (0, 1), False, False)
     iterations = booster.best_iteration or None
@@ -189,9 +197,9 @@ def predict_split(
             booster.predict(data.features, num_iteration=iterations) if len(data.labels) else []
         )
         return replace(data, features=data.features[:, :0]), np.asarray(scores, np.float64)
-    keys, row_ids = _keys(con, query, row_ids=True)
-    scores = np.empty(len(row_ids), dtype=np.float64)
-    for places, block in _rows_by_row_id(con, query, row_ids, features, categories):
+    keys = _keys(con, query, row_ids=True)
+    scores = np.empty(len(keys.labels), dtype=np.float64)
+    for places, block in _rows_by_row_id(con, query, keys.row_ids, features, categories):
         scores[places] = booster.predict(block, num_iteration=iterations)
     return keys, scores
 

@@ -105,16 +105,19 @@ def in_positive_groups(data: RankingData) -> np.ndarray:
     return np.repeat(positives > 0, sizes)
 
 
-def learning_rows(data: RankingData, negatives_per_query: int | None, seed: int) -> np.ndarray:
+def learning_rows(
+    data: RankingData, negatives_per_query: int | None, seed: int, first_draw: int = 0
+) -> np.ndarray:
     """Every positive row, and at most ``negatives_per_query`` negatives of each query (snapshot,
     user), drawn uniformly by ``seed``, so in expectation each generator keeps its share. None
-    keeps every row."""
+    keeps every row. ``first_draw``: random numbers of ``seed`` already used by other rows
+    (rows drawn in two goes get the choice one go over both would make)."""
     positive = data.labels > 0
     if negatives_per_query is None:
         return np.ones(len(data.labels), dtype=bool)
     sizes = group_sizes_in_row_order(data.snapshots, data.users)
     query = np.repeat(np.arange(len(sizes)), sizes)
-    draw = np.random.default_rng(seed).random(len(data.labels))
+    draw = np.random.default_rng(seed).random(first_draw + len(data.labels))[first_draw:]
     order = np.lexsort((draw, positive, query))  # per query: negatives first, in random order
     starts = np.repeat(np.r_[0, np.cumsum(sizes)[:-1]], sizes)
     position = np.empty(len(order), dtype=np.int64)
@@ -239,7 +242,13 @@ def train_ranker(
         # only the rows some fit learns from or validates on become floats
         needed = learn | validation
         train = load_split(
-            con, "train", features, categories=categories, positive_queries_only=True, keep=needed
+            con,
+            "train",
+            features,
+            categories=categories,
+            positive_queries_only=True,
+            keep=needed,
+            keys=keys,
         )
         best_iteration = _choose_rounds(
             train,
@@ -265,21 +274,18 @@ def train_ranker(
             f"refitting on every labelled snapshot, test included (+{int(positive.sum()):,} rows)",
             show_progress,
         )
-        # the rows the refit learns from, chosen over train and the test queries with a
-        # positive as one log (train's share is ``learn`` again: the same draws come first)
-        labelled = concatenate(keys, test, masks=[everyone, positive])
-        from_train, from_test = np.split(
-            learning_rows(labelled, negatives_per_query, seed), [len(keys.labels)]
+        # the refit learns from train's ``learn`` rows and the test queries with a positive,
+        # drawn as if one log with train: test's draws follow train's
+        from_test = learning_rows(
+            test.subset(positive), negatives_per_query, seed, first_draw=len(keys.labels)
         )
-        if not np.array_equal(from_train, learn):
-            raise AssertionError("the refit's train rows differ from the rows fitted above")
         test_rows = np.zeros(len(test.labels), dtype=bool)
         test_rows[np.flatnonzero(positive)[from_test]] = True
-        test = load_split(con, "test", features, categories=categories, keep=test_rows)
+        test = load_split(con, "test", features, categories=categories, keep=test_rows, keys=test)
         # binned straight from the gathered rows, which then go: the floats do not sit
         # beside the fit
         final_set = dataset(concatenate(train, test), features, merged)
-        del train, test, keys, labelled
+        del train, test, keys
         final = _fit(final_set, merged, best_iteration)
         del final_set
 
@@ -323,28 +329,24 @@ def train_ranker(
     return result
 
 
-def concatenate(*parts: RankingData, masks: Sequence[np.ndarray] | None = None) -> RankingData:
-    """Rows of several splits one after another (each stays grouped by query); with
-    ``masks``, only each part's rows in its mask. The features are gathered into one
-    preallocated matrix, not copied part by part and then again."""
-    masks = masks or [np.ones(len(part.labels), dtype=bool) for part in parts]
+def concatenate(*parts: RankingData) -> RankingData:
+    """Rows of several splits one after another (each stays grouped by query). The features
+    are gathered into one preallocated matrix, not copied part by part and then again."""
     features = np.empty(
-        (sum(int(mask.sum()) for mask in masks), parts[0].features.shape[1]),
+        (sum(len(part.labels) for part in parts), parts[0].features.shape[1]),
         dtype=np.float32,
         order="F",
     )
     start = 0
-    for part, mask in zip(parts, masks, strict=True):
-        rows = np.flatnonzero(mask)
+    for part in parts:
+        stop = start + len(part.labels)
         for column in range(features.shape[1]):  # a column at a time: no temporary block
-            features[start : start + len(rows), column] = part.features[rows, column]
-        start += len(rows)
+            features[start:stop, column] = part.features[:, column]
+        start = stop
     return RankingData(
         features,
         *(
-            np.concatenate(
-                [getattr(part, name)[mask] for part, mask in zip(parts, masks, strict=True)]
-            )
+            np.concatenate([getattr(part, name) for part in parts])
             for name in ("labels", "snapshots", "users", "items")
         ),
     )

@@ -43,7 +43,7 @@ def test_key_arrays_hold_each_id_once_and_keep_row_order() -> None:
     assert key_array([]).tolist() == []
 
 
-def test_rows_gathered_from_several_splits_are_the_masked_rows_in_order() -> None:
+def test_rows_gathered_from_several_splits_keep_their_order() -> None:
     rng = np.random.default_rng(0)
 
     def split(name: str, rows: int, order: str) -> RankingData:
@@ -55,8 +55,8 @@ def test_rows_gathered_from_several_splits_are_the_masked_rows_in_order() -> Non
 
     train, test = split("train", 7, "F"), split("test", 5, "C")
     masks = [rng.random(7) < 0.5, rng.random(5) < 0.5]
-    gathered = concatenate(train, test, masks=masks)
     expected = [train.subset(masks[0]), test.subset(masks[1])]
+    gathered = concatenate(*expected)
     assert gathered.features.flags.f_contiguous  # as LightGBM takes it without a copy
     np.testing.assert_array_equal(
         gathered.features, np.concatenate([part.features for part in expected])
@@ -89,6 +89,7 @@ def test_only_the_kept_rows_of_a_split_are_read_as_features(trained_warehouse) -
         keys = load_keys(con, "train", positive_queries_only=True)
         keep = np.random.default_rng(1).random(len(keys.labels)) < 0.3
         kept = load_split(con, "train", features, positive_queries_only=True, keep=keep)
+        given = load_split(con, "train", features, positive_queries_only=True, keep=keep, keys=keys)
         with pytest.raises(TrainingError, match="do not match the"):
             load_split(con, "train", features, positive_queries_only=True, keep=keep[1:])
     with duckdb.connect() as con:  # fct_candidates as a view, like the tables of a Spark build
@@ -100,7 +101,9 @@ def test_only_the_kept_rows_of_a_split_are_read_as_features(trained_warehouse) -
         assert getattr(keys, name).tolist() == getattr(whole, name).tolist()
         assert getattr(kept, name).tolist() == getattr(whole, name)[keep].tolist()
         assert getattr(viewed, name).tolist() == getattr(kept, name).tolist()
+        assert getattr(given, name).tolist() == getattr(kept, name).tolist()
     np.testing.assert_array_equal(kept.features, whole.features[keep])
+    np.testing.assert_array_equal(given.features, kept.features)
     np.testing.assert_array_equal(viewed.features, kept.features)
 
 

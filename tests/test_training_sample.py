@@ -44,3 +44,16 @@ def test_the_draw_is_random_but_repeatable_by_seed() -> None:
 def test_none_keeps_every_row() -> None:
     data = queries([400, 10], [1, 1])
     assert training.learning_rows(data, None, seed=1).all()
+
+
+def test_rows_drawn_in_two_goes_are_those_one_go_over_both_draws() -> None:
+    """Training draws train's rows first and the test queries' later: the refit must learn
+    from the rows one draw over both logs would choose."""
+    both = queries([400, 120, 300, 80], [3, 0, 5, 1])
+    at = 520  # the first two queries, then the last two
+    whole = training.learning_rows(both, 50, seed=5)
+    first = training.learning_rows(both.subset(np.arange(len(both.labels)) < at), 50, seed=5)
+    later = both.subset(np.arange(len(both.labels)) >= at)
+    second = training.learning_rows(later, 50, seed=5, first_draw=at)
+    assert np.array_equal(np.concatenate([first, second]), whole)
+    assert not np.array_equal(second, training.learning_rows(later, 50, seed=5))
