@@ -119,6 +119,7 @@ def run_step(name: str, command: list[str], env: dict[str, str], logs: Path) -> 
     logs.mkdir(parents=True, exist_ok=True)
     out_path, err_path = logs / f"{name}.out", logs / f"{name}.err"
     peak = {"tree": 0}
+    timeline: list[tuple[float, int]] = []  # (unix time, tree RSS bytes) at every poll
     with out_path.open("w") as out, err_path.open("w") as err:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=err)
@@ -126,7 +127,9 @@ def run_step(name: str, command: list[str], env: dict[str, str], logs: Path) -> 
 
         def poll() -> None:
             while not done.is_set():
-                peak["tree"] = max(peak["tree"], _tree_rss_bytes(child.pid))
+                rss = _tree_rss_bytes(child.pid)
+                timeline.append((time.time(), rss))
+                peak["tree"] = max(peak["tree"], rss)
                 done.wait(POLL_SECONDS)
 
         poller = threading.Thread(target=poll, daemon=True)
@@ -143,6 +146,7 @@ def run_step(name: str, command: list[str], env: dict[str, str], logs: Path) -> 
         "seconds": seconds,
         "peak_mib": usage.ru_maxrss / 1024,  # kilobytes on Linux
         "tree_peak_mib": peak["tree"] / 2**20,
+        "timeline": timeline,
         "stdout": out_path.read_text(),
     }
 
@@ -261,6 +265,24 @@ def _slowest_models(target: Path, top: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+def _peak_by_model(target: Path, timeline: list[tuple[float, int]], top: int = 8) -> list:
+    """The largest process-tree RSS seen while each model ran (dbt's own start and end times;
+    models running side by side share their peaks): the models that set the build's peak."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    peaks = []
+    for result in results:
+        if not result["unique_id"].startswith("model.") or not result.get("timing"):
+            continue
+        start = min(datetime.fromisoformat(t["started_at"]) for t in result["timing"])
+        end = max(datetime.fromisoformat(t["completed_at"]) for t in result["timing"])
+        start_s, end_s = start.replace(tzinfo=UTC).timestamp(), end.replace(tzinfo=UTC).timestamp()
+        seen = [rss for when, rss in timeline if start_s <= when <= end_s]
+        if seen:
+            peaks.append((max(seen), result["unique_id"].split(".")[-1]))
+    peaks.sort(reverse=True)
+    return [{"model": name, "peak_mib": round(rss / 2**20)} for rss, name in peaks[:top]]
+
+
 def _test_seconds(target: Path) -> float:
     results = json.loads((target / "run_results.json").read_text())["results"]
     return round(sum(r["execution_time"] for r in results if r["unique_id"].startswith("test.")), 1)
@@ -373,6 +395,7 @@ def measure_size(events: int, args: argparse.Namespace) -> dict[str, Any]:
         "build_tree_peak_mib": round(build["tree_peak_mib"]),
         "build_test_seconds": _test_seconds(target),
         "build_slowest_models": _slowest_models(target),
+        "build_peak_by_model": _peak_by_model(target, build["timeline"]),
         "train_seconds": round(trained["seconds"], 1),
         "train_process_seconds": round(train["seconds"], 1),
         "train_peak_mib": round(train["peak_mib"]),
