@@ -11,6 +11,7 @@ of the table rows its leaves pick (``pred_leaf``), one sparse product for all ro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -44,19 +45,26 @@ def leaf_tables(booster: lgb.Booster, iterations: int) -> list[np.ndarray]:
 
 
 def contributions(
-    booster: lgb.Booster, features: np.ndarray, tables: list[np.ndarray] | None = None
+    booster: lgb.Booster,
+    features: np.ndarray,
+    tables: list[np.ndarray] | None = None,
+    columns: Sequence[int] | None = None,
 ) -> np.ndarray:
     """(rows x features + 1) float32 contributions of the model's best iterations; rows sum to
     the raw score ``booster.predict(features, raw_score=True)`` (to float32 precision). Pass
     ``tables`` (``leaf_tables`` of the same iterations) when scoring in parts, to walk the
-    trees once. Rows go ``CHUNK_ROWS`` at a time: ``pred_leaf`` answers in float64, one
-    number per row and tree, and small chunks reuse the same memory."""
+    trees once, and ``columns`` (positions, the bias being ``num_feature()``) for those
+    columns alone: the product's cost grows with them. Rows go ``CHUNK_ROWS`` at a time:
+    ``pred_leaf`` answers in float64, one number per row and tree, and small chunks reuse the
+    same memory."""
     iterations = best_iterations(booster)
     if tables is None:
         tables = leaf_tables(booster, iterations)
     credits = np.vstack(tables).astype(np.float32)
+    if columns is not None:
+        credits = np.ascontiguousarray(credits[:, list(columns)])
     offsets = np.cumsum([0] + [len(table) for table in tables[:-1]], dtype=np.int32)
-    out = np.empty((len(features), booster.num_feature() + 1), dtype=np.float32)
+    out = np.empty((len(features), credits.shape[1]), dtype=np.float32)
     for start in range(0, len(features), CHUNK_ROWS):
         rows = features[start : start + CHUNK_ROWS]
         leaves = booster.predict(rows, pred_leaf=True, num_iteration=iterations)

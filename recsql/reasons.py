@@ -59,13 +59,20 @@ def template_for(feature: str) -> str | None:
     return None
 
 
+def quotable(features: Sequence[str]) -> list[int]:
+    """Positions of the features some sentence can quote: only their contributions can make a
+    reason, so only they need computing."""
+    return [position for position, name in enumerate(features) if template_for(name)]
+
+
 def explain(
     features: Sequence[str], contributions: np.ndarray, details: dict[str, pa.Array]
 ) -> pa.Array:
     """One reason per row: the feature with the largest positive contribution among those
     whose sentence the row's values can fill ("bought {times} times" needs times > 0, a
-    category or brand sentence needs the value). Sentences are filled a template at a time,
-    by Arrow, not a row at a time."""
+    category or brand sentence needs the value). ``contributions`` has a column per feature in
+    ``features``' order (more after them are ignored), so a caller may pass ``quotable``
+    features alone. Sentences are filled a template at a time, by Arrow, not a row at a time."""
     rows = len(contributions)
     values = {
         "times": pc.fill_null(

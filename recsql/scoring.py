@@ -251,8 +251,9 @@ def _with_reasons(
         ).to_arrow_table()
     finally:
         con.unregister("top_rows")
+    quoted = reasons.quotable(features)
     contributions = attribution.contributions(
-        booster, feature_matrix(rows, features, categories), tables
+        booster, feature_matrix(rows, features, categories), tables, quoted
     )
     details = {
         name: rows.column(f"detail_{name}").combine_chunks() for name in reasons.DETAIL_COLUMNS
@@ -263,6 +264,8 @@ def _with_reasons(
             "rank": top.column("rank"),
             "item_id": items.cast(pa.string()),
             "score": top.column("score"),
-            "reason": reasons.explain(features, contributions, details),
+            "reason": reasons.explain(
+                [features[position] for position in quoted], contributions, details
+            ),
         }
     )

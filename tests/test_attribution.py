@@ -27,3 +27,7 @@ def test_contributions_sum_to_the_raw_score_and_credit_the_deciding_feature() ->
     decided = np.abs(parts[:, :4]).argmax(axis=1)
     assert (decided[~np.isnan(features[:, 2])] == 2).mean() > 0.95
     assert contributions(booster, features[:0]).shape == (0, 5)
+    # some columns alone (the bias is the last position): the same numbers, fewer columns
+    np.testing.assert_array_equal(
+        contributions(booster, features, columns=[2, 4]), parts[:, [2, 4]]
+    )

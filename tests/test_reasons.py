@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from recsql.reasons import FALLBACK, explain
+from recsql.reasons import FALLBACK, explain, quotable
 
 FEATURES = ["user_item_times_bought", "item_brand_x", "user_item_brand_share", "sim_profile"]
 
@@ -30,15 +30,17 @@ def test_the_strongest_fillable_feature_speaks_and_the_rest_fall_back() -> None:
         ],
         dtype=np.float32,
     )
-    texts = explain(
-        FEATURES,
-        credits,
-        details(
-            [1, 0, 2, 3, None],
-            ["Acme", "Acme", None, "Acme", ""],
-            ["Oat Milk", "Oat Milk", None, "Oat Milk", "Oat Milk"],
-        ),
+    values = details(
+        [1, 0, 2, 3, None],
+        ["Acme", "Acme", None, "Acme", ""],
+        ["Oat Milk", "Oat Milk", None, "Oat Milk", "Oat Milk"],
     )
+    texts = explain(FEATURES, credits, values)
+    # the quotable features' columns alone give the same reasons
+    assert quotable(FEATURES) == [0, 2, 3]  # item_brand_x has no sentence
+    quoted = quotable(FEATURES)
+    alone = explain([FEATURES[i] for i in quoted], credits[:, quoted], values)
+    assert alone.to_pylist() == texts.to_pylist()
     assert texts.to_pylist() == [
         "bought once before",
         "a brand you buy: Acme",
