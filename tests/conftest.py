@@ -85,8 +85,9 @@ class Warehouse:
             os.environ.pop("RECSQL_DB", None)
             yield
 
-    def dbt(self, *args: str, vars: Mapping[str, Any] | None = None) -> None:
-        """Run a dbt command in-process against this warehouse; fail the test with dbt's log."""
+    def dbt(self, *args: str, vars: Mapping[str, Any] | None = None) -> Any:
+        """Run a dbt command in-process against this warehouse; fail the test with dbt's log.
+        Returns dbt's result (``.result`` holds what the command made)."""
         from dbt.cli.main import dbtRunner
 
         command = [
@@ -110,6 +111,7 @@ class Warehouse:
                     failures.append(f"{node.node.name}: {node.status} {node.message}")
             detail = "\n".join(failures) or repr(result.exception)
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{detail}")
+        return result
 
     def build(self, vars: Mapping[str, Any] | None = None, select: str | None = None) -> None:
         # cautious: a partial build runs only the tests whose every parent it built

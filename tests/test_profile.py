@@ -103,3 +103,14 @@ def test_the_projects_profile_agrees_with_the_warehouse_folder(
     assert profile.profiles_file() == REPO / "profiles.yml"
     assert paths.db_path() == tmp_path / "recsql.duckdb"
     assert warehouse.memory_limit() == "3GB"
+
+
+def test_dbt_keeps_per_user_top_k_as_a_window_that_spills(new_warehouse):
+    """DuckDB rewrites ``row_number() over (partition by ...) <= k`` into a top-k list per
+    group in a hash table that cannot spill; the generators' per-user top-k ran out of memory
+    with it at 2M events. The project's profile turns that rewrite off for dbt's connection."""
+    result = new_warehouse.dbt(
+        "show", "--inline", "select current_setting('disabled_optimizers') as disabled"
+    )
+    (row,) = result.result.results[0].agate_table.rows
+    assert "top_n_window_elimination" in row["disabled"]
