@@ -19,3 +19,17 @@
 {% macro best_seller_depth(top) -%}
     (select {{ top }} * (case when exclude_seen then 4 else 1 end) from {{ ref('int_seen_policy') }})
 {%- endmacro %}
+
+{#- without_seen_items for models that rank on integer keys (macro id_keys): the (user_key,
+    item_key) of what each user had before the cutoff when the build leaves those out, no rows
+    otherwise. `users` maps snapshot and user_id to user_key, `items` item_id to item_key; left
+    join it and keep the rows without a match. -#}
+{% macro seen_item_keys(users, items) -%}
+    select {{ users }}.user_key, {{ items }}.item_key
+    from {{ ref('int_user_item_history') }} as history
+    inner join {{ users }}
+        on history.snapshot = {{ users }}.snapshot and history.user_id = {{ users }}.user_id
+    inner join {{ items }} on history.item_id = {{ items }}.item_id
+    cross join (select exclude_seen from {{ ref('int_seen_policy') }}) as policy
+    where policy.exclude_seen
+{%- endmacro %}

@@ -46,15 +46,7 @@ scored as (
     group by user_items.user_key, neighbours.neighbour_key
 ),
 
-seen as (
-    -- the user's items, when the build leaves them out (int_seen_policy); none otherwise
-    select users.user_key, item_keys.item_key
-    from {{ ref('int_user_item_history') }} as history
-    inner join users on history.snapshot = users.snapshot and history.user_id = users.user_id
-    inner join item_keys on history.item_id = item_keys.item_id
-    cross join (select exclude_seen from {{ ref('int_seen_policy') }}) as policy
-    where policy.exclude_seen
-),
+seen as ({{ seen_item_keys('users', 'item_keys') }}),
 
 ranked as (
     select * from (

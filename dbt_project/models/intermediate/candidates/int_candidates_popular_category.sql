@@ -50,16 +50,7 @@ best_sellers as (
     select * from ranked_in_category where category_rank <= {{ best_seller_depth(top) }}
 ),
 
-seen as (
-    -- the user's items among the best sellers, and none when seen items stay
-    select user_keys.user_key, item_keys.item_key
-    from {{ ref('int_user_item_history') }} as history
-    inner join user_keys
-        on history.snapshot = user_keys.snapshot and history.user_id = user_keys.user_id
-    inner join item_keys on history.item_id = item_keys.item_id
-    cross join (select exclude_seen from {{ ref('int_seen_policy') }}) as policy
-    where policy.exclude_seen and item_keys.item_key in (select item_key from best_sellers)
-),
+seen as ({{ seen_item_keys('user_keys', 'item_keys') }}),
 
 pool as (
     select
