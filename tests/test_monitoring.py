@@ -34,6 +34,32 @@ def test_the_demo_passes_every_check(demo_warehouse) -> None:
     assert checks(demo_warehouse, "status <> 'pass'") == []
 
 
+def test_drift_bins_are_the_reference_percentiles(demo_warehouse) -> None:
+    """monitor_feature_drift_edges reads percentiles off per-value counts (they spill); they
+    are DuckDB's own quantile_cont, nulls left out, ties and all-null columns included."""
+    edges = demo_warehouse.query("select * from monitor_feature_drift_edges")[0]
+    names = [row[0] for row in demo_warehouse.query("describe monitor_feature_drift_edges")]
+    features = sorted({name.rsplit("__", 1)[0] for name in names})
+    expected = demo_warehouse.query(
+        "select "
+        + ", ".join(
+            f"quantile_cont(cast({feature} as double), [0.01, 0.99])" for feature in features
+        )
+        + " from fct_candidates where snapshot = 'test' and split <> 'serve'"
+    )[0]
+    by_name = dict(zip(names, edges, strict=True))
+    assert len(names) == 2 * len(features) > 40
+    all_null = [feature for feature, pair in zip(features, expected, strict=True) if pair is None]
+    for feature, pair in zip(features, expected, strict=True):
+        for name, value in zip(("low", "high"), pair or (None, None), strict=True):
+            measured = by_name[f"{feature}__{name}"]
+            if value is None:
+                assert measured is None, (feature, name)
+            else:
+                assert measured == pytest.approx(value, rel=1e-12, abs=1e-12), (feature, name)
+    assert len(all_null) < len(features) / 2, all_null
+
+
 @pytest.fixture(scope="module")
 def shifted_warehouse(tmp_path_factory, embedding_cache):
     """A small demo shop whose last day arrives LATE_DAYS later (so the serve snapshot is

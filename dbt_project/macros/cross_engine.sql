@@ -252,59 +252,49 @@
 
 {#- One row: each column's exact continuous percentiles over its non-null values in `relation`
     (a table or an aliased subquery) where `condition` holds, as columns <column>__<name> for
-    each name: fraction in `fractions` (DuckDB's quantile_cont, to the last bit on both). -#}
-{% macro percentile_row(columns, fractions, relation, condition) %}
-  {{ return(adapter.dispatch('percentile_row', 'recsql')(columns, fractions, relation, condition)) }}
-{% endmacro %}
-
-{% macro default__percentile_row(columns, fractions, relation, condition) -%}
-    select
-        {%- for column in columns %}{% set last_column = loop.last %}{% for name, fraction in fractions.items() %}
-        percentile_cont({{ fraction }}) within group (order by cast({{ column }} as double)) as {{ column }}__{{ name }}
-        {{- ',' if not (loop.last and last_column) }}
-        {%- endfor %}{% endfor %}
-    from {{ relation }}
-    where {{ condition }}
-{%- endmacro %}
-
-{#- Spark's percentile_cont holds each group's distinct values in one in-memory map (at 1M events
-    it ran out of a 4g heap here); ranks from a sort spill instead. Position (n - 1) x fraction,
-    then DuckDB's interpolation lo + (hi - lo) x (position - floor(position)). -#}
-{% macro spark__percentile_row(columns, fractions, relation, condition) -%}
+    each name: fraction in `fractions`. Position (n - 1) x fraction between the two order
+    statistics around it, interpolated lo + (hi - lo) x (position - floor(position)) as in
+    quantile_cont (DuckDB's own may differ in the last bit). Both engines' percentile_cont hold
+    every value of every column in memory at once (DuckDB ran out of 4GB at 2M events with ~60
+    columns); here each column is counted per distinct value in an aggregate of its own, which
+    spills, and the order statistics are read off running counts. -#}
+{% macro percentile_row(columns, fractions, relation, condition) -%}
     {%- set at = {} %}
     {%- for name, fraction in fractions.items() %}
     {%- do at.update({name: '(n - 1) * ' ~ fraction ~ 'e0'}) %}
     {%- endfor %}
     select
-        {%- for column in columns %}{% set last_column = loop.last %}{% for name in fractions %}
-        max(case when feature = '{{ column }}' then {{ name }} end) as {{ column }}__{{ name }}
+        {%- for column in columns %}{% set column_index = loop.index %}{% set last_column = loop.last %}{% for name in fractions %}
+        max(case when column_index = {{ column_index }} then {{ name }} end) as {{ column }}__{{ name }}
         {{- ',' if not (loop.last and last_column) }}
         {%- endfor %}{% endfor %}
     from (
         select
-            feature,
+            column_index,
             {%- for name in fractions %}
-            max(case when position = floor({{ at[name] }}) then value end)
-                + (max(case when position = ceil({{ at[name] }}) then value end)
-                   - max(case when position = floor({{ at[name] }}) then value end))
-                * ({{ at[name] }} - floor({{ at[name] }})) as {{ name }}
+            {%- set lo = 'min(case when rows_through > floor(' ~ at[name] ~ ') then value end)' %}
+            {%- set hi = 'min(case when rows_through > ceil(' ~ at[name] ~ ') then value end)' %}
+            {{ lo }} + ({{ hi }} - {{ lo }}) * ({{ at[name] }} - floor({{ at[name] }})) as {{ name }}
             {{- ',' if not loop.last }}
             {%- endfor %}
         from (
             select
-                feature,
+                column_index,
                 value,
-                row_number() over (partition by feature order by value) - 1 as position,
-                count(*) over (partition by feature) as n
+                sum(rows_at_value) over (
+                    partition by column_index order by value rows between unbounded preceding and current row
+                ) as rows_through,
+                sum(rows_at_value) over (partition by column_index) as n
             from (
                 {%- for column in columns %}
-                select '{{ column }}' as feature, cast({{ column }} as double) as value
+                select {{ loop.index }} as column_index, cast({{ column }} as double) as value, count(*) as rows_at_value
                 from {{ relation }}
                 where {{ condition }} and {{ column }} is not null
+                group by cast({{ column }} as double)
                 {{ 'union all' if not loop.last }}
                 {%- endfor %}
-            ) as long_values
-        ) as ranked
-        group by feature, n
+            ) as counted
+        ) as running
+        group by column_index, n
     ) as percentiles
 {%- endmacro %}
