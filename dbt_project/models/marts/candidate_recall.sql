@@ -8,14 +8,25 @@ labels as ({{ without_seen_items(ref('int_labels')) }}),
 candidates as ({{ without_seen_items(ref('int_candidates')) }}),
 snapshots as (select snapshot, split from {{ ref('int_snapshots') }} where split <> 'serve'),
 
-proposals as (
-    {% for name in candidate_generator_names() -%}
-    select snapshot, user_id, item_id, '{{ name }}' as generator
+-- each candidate read once, beside whether it is a label item: per user, each generator's
+-- candidates and hits (a generator proposed the row when its gen_ score is set)
+per_user as (
+    select
+        candidates.snapshot,
+        candidates.user_id,
+        {%- for name in candidate_generator_names() %}
+        count(candidates.gen_{{ name }}_score) as {{ name }}_candidates,
+        count(case when candidates.gen_{{ name }}_score is not null then labels.item_id end) as {{ name }}_hits,
+        {%- endfor %}
+        count(*) as union_candidates,
+        count(labels.item_id) as union_hits
     from candidates
-    where gen_{{ name }}_score is not null
-    union all
-    {% endfor -%}
-    select snapshot, user_id, item_id, 'union' as generator from candidates
+    inner join snapshots on candidates.snapshot = snapshots.snapshot
+    left join labels
+        on candidates.snapshot = labels.snapshot
+        and candidates.user_id = labels.user_id
+        and candidates.item_id = labels.item_id
+    group by candidates.snapshot, candidates.user_id
 ),
 
 label_totals as (
@@ -24,19 +35,20 @@ label_totals as (
     group by snapshot
 ),
 
+-- a row per snapshot and generator that proposed anything there, and one for their union
 measured as (
+    {%- for name in candidate_generator_names() + ['union'] %}
     select
-        proposals.snapshot,
-        proposals.generator,
-        count(*) as candidates,
-        count(distinct proposals.user_id) as users_with_candidates,
-        count(labels.item_id) as hits
-    from proposals
-    left join labels
-        on proposals.snapshot = labels.snapshot
-        and proposals.user_id = labels.user_id
-        and proposals.item_id = labels.item_id
-    group by proposals.snapshot, proposals.generator
+        snapshot,
+        '{{ name }}' as generator,
+        cast(sum({{ name }}_candidates) as bigint) as candidates,
+        count(case when {{ name }}_candidates > 0 then 1 end) as users_with_candidates,
+        cast(sum({{ name }}_hits) as bigint) as hits
+    from per_user
+    group by snapshot
+    having sum({{ name }}_candidates) > 0
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 recall as (

