@@ -220,7 +220,8 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
     default=50,
     show_default=True,
     help="Negatives each fit learns from per (snapshot, user), drawn at random; every positive"
-    " stays, and the rows that choose the rounds and judge the ranker stay whole. 0 keeps all.",
+    " stays, and the rows that choose the rounds and judge the ranker stay whole. 0 keeps all"
+    " the build kept: rolled-back train snapshots carry var train_negatives_per_query (50).",
 )
 @click.option("--seed", default=42, show_default=True, help="Seed for LightGBM and the user split.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,

@@ -104,13 +104,14 @@ def test_candidate_ids_name_one_candidate_each_and_similarity_keeps_them(demo_wa
         " from int_candidates"
     )[0]
     assert rows > 0 and ids == rows and nulls == 0
+    (carried,) = demo_warehouse.query("select count(*) from int_candidate_sample")[0]
     similarity_rows, same_candidate = demo_warehouse.query(
         "select count(*), count(candidates.candidate_id) from int_candidate_similarity as similarity"
         " left join int_candidates as candidates on similarity.candidate_id = candidates.candidate_id"
         " and similarity.snapshot = candidates.snapshot and similarity.user_id = candidates.user_id"
         " and similarity.item_id = candidates.item_id"
     )[0]
-    assert similarity_rows > 0.9 * rows and same_candidate == similarity_rows
+    assert similarity_rows > 0.9 * carried and same_candidate == similarity_rows
 
 
 def test_price_level_and_spread_are_each_users_mean_and_sample_std(demo_warehouse) -> None:
@@ -138,3 +139,50 @@ def test_price_level_and_spread_are_each_users_mean_and_sample_std(demo_warehous
             assert std == 0.0, user
         else:
             assert std == pytest.approx(np.std(values, ddof=1), abs=1e-9), user
+
+
+def test_rolled_back_train_snapshots_carry_every_positive_and_a_sample_of_negatives(
+    demo_warehouse,
+) -> None:
+    """Per (snapshot, user): every positive of int_candidates stays, at most 50 negatives (var
+    train_negatives_per_query) are drawn from the rest, and the weights add up to the whole
+    list; test, serve and the latest train snapshot (it chooses the rounds) stay whole."""
+    rows = demo_warehouse.query(
+        """
+        with whole as (
+            select candidates.snapshot, candidates.user_id,
+                count(labels.item_id) as positives, count(*) - count(labels.item_id) as negatives
+            from int_candidates as candidates
+            left join int_labels as labels on candidates.snapshot = labels.snapshot
+                and candidates.user_id = labels.user_id and candidates.item_id = labels.item_id
+            group by all
+        ),
+        carried as (
+            select snapshot, user_id, sum(coalesce(label, 0)) as positives,
+                count(*) - sum(coalesce(label, 0)) as negatives,
+                sum(sample_weight) as weight
+            from fct_candidates group by all
+        )
+        select whole.snapshot,
+            count(*) filter (where carried.positives = whole.positives) as same_positives,
+            count(*) filter (where carried.negatives = whole.negatives) as whole_negatives,
+            count(*) filter (where carried.negatives = least(whole.negatives, 50)) as drawn,
+            count(*) filter (where abs(carried.weight - whole.positives - whole.negatives) < 1e-6)
+                as weighed,
+            count(*) as users
+        from whole inner join carried using (snapshot, user_id)
+        group by all order by all
+        """
+    )
+    by_snapshot = {snapshot: counts for snapshot, *counts in rows}
+    assert set(by_snapshot) == {"serve", "test", "train", "train_2", "train_3"}
+    for snapshot, (same_positives, whole_negatives, drawn, weighed, users) in by_snapshot.items():
+        assert same_positives == weighed == users, snapshot
+        if snapshot in ("train_2", "train_3"):  # most of the demo's lists are longer than 50
+            assert drawn == users and whole_negatives < 0.5 * users, snapshot
+        else:
+            assert whole_negatives == users, snapshot
+    # no user of int_candidates goes missing
+    assert demo_warehouse.query(
+        "select count(distinct (snapshot, user_id)) from int_candidates"
+    ) == demo_warehouse.query("select count(distinct (snapshot, user_id)) from fct_candidates")

@@ -1,9 +1,10 @@
 -- The ranker's table: one row per snapshot, user and candidate item, with every feature as of
 -- the snapshot's cutoff (all inputs read history through int_events_before_cutoff) and the
 -- label from the snapshot's window (null on serve rows). `recsql train` reads the feature
--- columns listed in ranker_features.
+-- columns listed in ranker_features. Rolled-back train snapshots carry a sample of each user's
+-- negatives (int_candidate_sample; sample_weight counts the rest).
 with
-candidates as (select * from {{ ref('int_candidates') }}),
+candidates as (select * from {{ ref('int_candidate_sample') }}),
 snapshots as (select snapshot, split, cutoff_ts from {{ ref('int_snapshots') }}),
 items as (select * from {{ ref('int_items_clean') }}),
 popularity as (select * from {{ ref('int_item_popularity') }}),
@@ -145,7 +146,9 @@ features as (
         similar_items.title as similar_to_title,
         -- the label: in the user's window after the cutoff (null where there is no window)
         case when snapshots.split = 'serve' then null when labels.item_id is null then 0 else 1 end as label,
-        case when snapshots.split = 'serve' then null else coalesce(labels.label_grade, 0) end as label_grade
+        case when snapshots.split = 'serve' then null else coalesce(labels.label_grade, 0) end as label_grade,
+        -- rows of the whole candidate list this row stands for (int_candidate_sample)
+        candidates.sample_weight
     from candidates
     inner join snapshots on candidates.snapshot = snapshots.snapshot
     inner join items on candidates.item_id = items.item_id

@@ -9,11 +9,14 @@
 {%- set failed = "'fail'" if var('monitor_balance_severity') == 'error' else "'warn'" %}
 with
 candidates as (
-    select snapshot, split, user_id, label from {{ ref('fct_candidates') }} where split <> 'serve'
+    select snapshot, split, user_id, label, sample_weight
+    from {{ ref('fct_candidates') }} where split <> 'serve'
 ),
 
+-- a query's whole candidate list: the sampled negatives of rolled-back train snapshots stand
+-- for the rest (sample_weight), so sizes and rates read as before the sample
 queries as (
-    select snapshot, user_id, count(*) as candidates, sum(label) as positives
+    select snapshot, user_id, round(sum(sample_weight)) as candidates, sum(label) as positives
     from candidates
     group by snapshot, user_id
 ),

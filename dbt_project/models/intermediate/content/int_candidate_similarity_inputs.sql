@@ -3,7 +3,7 @@
 -- One row per snapshot and user with candidates.
 {{ config(enabled=python_models_enabled()) }}  {#- reads Python models: DuckDB only -#}
 with
-candidates as (select snapshot, user_id, item_id, candidate_id from {{ ref('int_candidates') }}),
+candidates as (select snapshot, user_id, item_id, candidate_id from {{ ref('int_candidate_sample') }}),
 embeddings as (select item_id, item_row from {{ ref('int_item_embeddings') }}),
 profiles as (
     select snapshot, user_id, row_number() over (order by snapshot, user_id) - 1 as profile_row
