@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from recsql import attribution, methods, model_files, outputs, progress, reasons, warehouse
 from recsql.ranking_data import (
     BATCH_ROWS,
+    PREDICT_ROWS,
     batches_of_at_least,
     feature_columns,
     feature_matrix,
@@ -172,6 +173,7 @@ def _ranker_top(
         scored = _predict_part(
             con, booster, features, categories, (part, parts), exclude_seen, caps
         )
+        warehouse.release_cache(con)  # the serve blocks just read: only their scores matter now
         top = _top(con, scored, top_k, caps)
         pieces.append(_with_reasons(con, booster, tables, features, categories, top))
     return pa.concat_tables(pieces).sort_by([("user_id", "ascending"), ("rank", "ascending")])
@@ -197,7 +199,7 @@ def _predict_part(
     ).to_arrow_reader(BATCH_ROWS)
     columns: dict[str, list[pa.Array]] = {name: [] for name in ("user_id", "item_id", *capped)}
     scores = []
-    for batch in batches_of_at_least(reader, BATCH_ROWS):
+    for batch in batches_of_at_least(reader, PREDICT_ROWS):
         for name, chunks in columns.items():
             chunks.append(batch.column(name).combine_chunks())
         scores.append(booster.predict(feature_matrix(batch, features, categories)))

@@ -250,6 +250,7 @@ def train_ranker(
             keep=needed,
             keys=keys,
         )
+        warehouse.release_cache(con)  # the blocks just read would sit beside the fits
         best_iteration = _choose_rounds(
             train,
             validation[needed],
@@ -282,6 +283,7 @@ def train_ranker(
         test_rows = np.zeros(len(test.labels), dtype=bool)
         test_rows[np.flatnonzero(positive)[from_test]] = True
         test = load_split(con, "test", features, categories=categories, keep=test_rows, keys=test)
+        warehouse.release_cache(con)
         # binned straight from the gathered rows, which then go: the floats do not sit
         # beside the fit
         final_set = dataset(concatenate(train, test), features, merged)
@@ -333,15 +335,12 @@ def concatenate(*parts: RankingData) -> RankingData:
     """Rows of several splits one after another (each stays grouped by query). The features
     are gathered into one preallocated matrix, not copied part by part and then again."""
     features = np.empty(
-        (sum(len(part.labels) for part in parts), parts[0].features.shape[1]),
-        dtype=np.float32,
-        order="F",
+        (sum(len(part.labels) for part in parts), parts[0].features.shape[1]), dtype=np.float32
     )
     start = 0
     for part in parts:
         stop = start + len(part.labels)
-        for column in range(features.shape[1]):  # a column at a time: no temporary block
-            features[start:stop, column] = part.features[:, column]
+        features[start:stop] = part.features
         start = stop
     return RankingData(
         features,

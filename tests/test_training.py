@@ -57,7 +57,7 @@ def test_rows_gathered_from_several_splits_keep_their_order() -> None:
     masks = [rng.random(7) < 0.5, rng.random(5) < 0.5]
     expected = [train.subset(masks[0]), test.subset(masks[1])]
     gathered = concatenate(*expected)
-    assert gathered.features.flags.f_contiguous  # as LightGBM takes it without a copy
+    assert gathered.features.flags.c_contiguous  # as LightGBM takes it without a copy
     np.testing.assert_array_equal(
         gathered.features, np.concatenate([part.features for part in expected])
     )
@@ -67,6 +67,29 @@ def test_rows_gathered_from_several_splits_keep_their_order() -> None:
         )
     keys = concatenate(*(replace(part, features=part.features[:, :0]) for part in (train, test)))
     assert keys.features.shape == (12, 0) and keys.users.tolist()[-1] == "u2"
+
+
+def test_a_run_of_rows_is_a_view_and_scattered_rows_a_copy() -> None:
+    """The rows that choose the rounds (one snapshot) and those a fit learns from (the others)
+    are runs of the rows sorted by snapshot: LightGBM gets them without a copy."""
+    rows = 10
+    data = RankingData(
+        np.arange(rows * 3, dtype=np.float32).reshape(rows, 3),
+        np.arange(rows, dtype=np.int32),
+        *(np.array([f"{name}{i}" for i in range(rows)], dtype=object) for name in "sui"),
+    )
+    run = np.zeros(rows, dtype=bool)
+    run[3:7] = True
+    view = data.subset(run)
+    assert np.shares_memory(view.features, data.features) and view.features.flags.c_contiguous
+    assert view.labels.tolist() == [3, 4, 5, 6] and view.items.tolist() == ["i3", "i4", "i5", "i6"]
+    np.testing.assert_array_equal(view.features, data.features[3:7])
+    scattered = run.copy()
+    scattered[8] = True
+    copy = data.subset(scattered)
+    assert not np.shares_memory(copy.features, data.features)
+    assert copy.labels.tolist() == [3, 4, 5, 6, 8]
+    assert len(data.subset(np.zeros(rows, dtype=bool)).labels) == 0
 
 
 def test_shuffled_rows_are_refused_until_sorted_by_query() -> None:
