@@ -119,9 +119,13 @@ def expected_rows(items, profiles, users, profile_row):
             )
 
 
-def test_similarity_matches_a_row_by_row_reference(case) -> None:
+@pytest.mark.parametrize("users_per_batch", [2000, 3])
+def test_similarity_matches_a_row_by_row_reference(case, users_per_batch, monkeypatch) -> None:
+    """Whole, and in batches of 3 users (the model streams users through in batches)."""
     con, items, profiles, users, profile_row = case
-    table = load_model().model(FakeDbt(con), con)
+    module = load_model()
+    monkeypatch.setattr(module, "USERS_PER_BATCH", users_per_batch)
+    table = module.model(FakeDbt(con), con).read_all()
     got = list(
         zip(
             *(

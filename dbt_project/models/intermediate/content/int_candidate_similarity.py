@@ -5,11 +5,30 @@ mean cosine to their last sim_recent_items items (the item itself excluded); and
 is closest (similar_to_item_id, for reasons). Vectors are unit length, so cosine is an inner
 product: one small matrix product per user, after a single gather of the candidate vectors.
 One row per snapshot, user and candidate item, with int_candidates' candidate_id.
+
+Users stream through in batches (``USERS_PER_BATCH``): the model returns a record batch reader
+that DuckDB writes from as it goes, so neither the inputs nor the output (tens of millions of
+rows at 2M events) are ever held whole in Python beside DuckDB's own memory.
 """
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+USERS_PER_BATCH = 2000  # (snapshot, user) rows of the inputs per batch: ~400k candidates
+
+SCHEMA = pa.schema(
+    [
+        ("snapshot", pa.string()),
+        ("user_id", pa.string()),
+        ("item_id", pa.string()),
+        ("candidate_id", pa.int64()),
+        ("sim_profile", pa.float64()),
+        ("sim_recent_max", pa.float64()),
+        ("sim_recent_mean", pa.float64()),
+        ("similar_to_item_id", pa.string()),
+    ]
+)
 
 
 def vector_matrix(relation, column):
@@ -20,16 +39,27 @@ def vector_matrix(relation, column):
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    inputs = dbt.ref("int_candidate_similarity_inputs").to_arrow_table()
     items = vector_matrix(dbt.ref("int_item_embeddings").order("item_row"), "embedding")
     profiles = vector_matrix(dbt.ref("int_user_profiles").order("snapshot, user_id"), "profile")
+    reader = dbt.ref("int_candidate_similarity_inputs").to_arrow_reader(USERS_PER_BATCH)
+    batches = (
+        similarities(pa.Table.from_batches([batch]), items, profiles)
+        for batch in reader
+        if batch.num_rows
+    )
+    return pa.RecordBatchReader.from_batches(SCHEMA, batches)
 
+
+def similarities(inputs, items, profiles):
+    """The output rows (a record batch of SCHEMA) of one batch of inputs."""
     item_rows = inputs.column("item_rows").combine_chunks()
     item_offsets = item_rows.offsets.to_numpy()
+    item_offsets = item_offsets - item_offsets[0]  # a batch may be a slice: offsets from 0
     item_index = item_rows.flatten().to_numpy()
     recent_rows = inputs.column("recent_rows").combine_chunks()
     recent_ids = inputs.column("recent_item_ids").combine_chunks()
     profile_rows = inputs.column("profile_row").combine_chunks()
+    first_recent = recent_ids.offsets[0].as_py()
 
     total = len(item_index)
     sim_profile = np.full(total, np.nan, dtype=np.float32)
@@ -58,7 +88,7 @@ def model(dbt, session):
         sim_max[rows] = np.nanmax(similarity, axis=1)
         sim_mean[rows] = np.nanmean(similarity, axis=1)
         closest[rows] = np.nanargmax(similarity, axis=1)
-        recent_offset[rows] = recent_ids.offsets[user].as_py()
+        recent_offset[rows] = recent_ids.offsets[user].as_py() - first_recent
 
     owner = np.repeat(np.arange(inputs.num_rows), np.diff(item_offsets))
     all_recent_ids = recent_ids.flatten()
@@ -68,7 +98,7 @@ def model(dbt, session):
     else:
         picked = pa.nulls(total, pa.string())
     similar_to_item_id = pc.if_else(pa.array(has_closest), picked, pa.scalar(None, pa.string()))
-    return pa.table(
+    table = pa.table(
         {
             "snapshot": inputs.column("snapshot").take(owner),
             "user_id": inputs.column("user_id").take(owner),
@@ -80,3 +110,4 @@ def model(dbt, session):
             "similar_to_item_id": similar_to_item_id,
         }
     )
+    return table.cast(SCHEMA).combine_chunks().to_batches()[0]
