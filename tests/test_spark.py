@@ -126,7 +126,7 @@ def common_column(name: str, duckdb_type: str, spark_type: str) -> str:
 
 
 # numbers a build gives its rows (macro build_row_id): unique, in each engine's own order
-BUILD_ROW_IDS = {"int_candidates": "candidate_id"}
+BUILD_ROW_IDS = {"int_candidates": "candidate_id", "int_candidate_sample_drawn": "candidate_id"}
 
 
 def compare_table(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> list[str]:

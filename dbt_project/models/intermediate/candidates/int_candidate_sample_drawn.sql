@@ -1,6 +1,7 @@
 -- The rows a rolled-back train snapshot keeps (int_candidate_sample reads them): every
 -- positive and at most var train_negatives_per_query negatives per (snapshot, user), drawn by
--- a hash of the ids (the same rows in every build). sample_weight: on a kept negative, the
+-- the md5 of the ids (the same rows in every build, and on DuckDB and Spark alike: their
+-- hash() functions differ). sample_weight: on a kept negative, the
 -- query's negatives over those kept; 1 on a positive. Empty when the var is null.
 {%- set kept = var('train_negatives_per_query') %}
 with
@@ -18,7 +19,7 @@ drawn as (
         labels.item_id is not null as is_positive,
         row_number() over (
             partition by candidates.snapshot, candidates.user_id, labels.item_id is not null
-            order by hash(candidates.item_id, candidates.user_id, candidates.snapshot), candidates.item_id
+            order by md5(concat(candidates.snapshot, '|', candidates.user_id, '|', candidates.item_id)), candidates.item_id
         ) as draw,
         count(*) over (
             partition by candidates.snapshot, candidates.user_id, labels.item_id is not null
