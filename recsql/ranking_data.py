@@ -17,6 +17,7 @@ BATCH_ROWS = 100_000  # rows converted at a time: small enough for the allocator
 # rows per predict call: on 2 cores a 61-feature model of ~500 trees predicted 150k rows/s in
 # calls of 100k rows and 166k in calls of 400k (row-major); column-major was 6-8 % slower
 PREDICT_ROWS = 400_000
+PACKED = "recsql_numeric_features"  # the numeric features as one FLOAT[n] per row
 
 
 class TrainingError(Exception):
@@ -165,24 +166,26 @@ def _rows_by_row_id(
     categories: dict[str, list[str]] | None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(places in ``row_ids``, their feature rows) in blocks of at least ``PREDICT_ROWS`` rows:
-    the split streams from DuckDB in storage order, unsorted, and only wanted rows are kept."""
+    the split streams from DuckDB in storage order, unsorted, and only wanted rows are kept;
+    DuckDB keeps none of the blocks it read (``warehouse.streaming_scan``)."""
     order = np.argsort(row_ids)
     wanted = row_ids[order]
     found = 0
     if len(wanted):
         where, params = query
-        reader = con.sql(
-            f"select rowid as row_id, {feature_columns(features, categories)}"
-            f" from fct_candidates where {where}",
-            params=params,
-        ).to_arrow_reader(BATCH_ROWS)
-        for batch in batches_of_at_least(reader, PREDICT_ROWS):
-            ids = batch.column("row_id").to_numpy()
-            at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
-            hit = wanted[at] == ids
-            if hit.any():
-                found += int(hit.sum())
-                yield order[at[hit]], feature_matrix(batch.filter(hit), features, categories)
+        with warehouse.streaming_scan(con) as scan:
+            reader = scan.sql(
+                f"select rowid as row_id, {feature_columns(features, categories)}"
+                f" from fct_candidates where {where}",
+                params=params,
+            ).to_arrow_reader(BATCH_ROWS)
+            for batch in batches_of_at_least(reader, PREDICT_ROWS):
+                ids = batch.column("row_id").to_numpy()
+                at = np.minimum(np.searchsorted(wanted, ids), len(wanted) - 1)
+                hit = wanted[at] == ids
+                if hit.any():
+                    found += int(hit.sum())
+                    yield order[at[hit]], feature_matrix(batch.filter(hit), features, categories)
     if found != len(row_ids):
         raise TrainingError(
             f"{len(row_ids) - found:,} rows of fct_candidates went missing while it was read:"
@@ -313,13 +316,22 @@ def split_filter(exclude_seen: bool) -> str:
 
 
 def feature_columns(features: Sequence[str], categories: dict[str, list[str]] | None) -> str:
-    """Select-list of the features: numeric ones as FLOAT with NaN for null, cast by DuckDB
-    (in parallel, no float64 copy in Python); categorical ones as they are, coded later."""
+    """Select-list of the features: the numeric ones packed by DuckDB into one ``FLOAT[n]``
+    array per row (``PACKED``), NaN for null, cast in parallel; categorical ones as they are,
+    coded later by ``feature_matrix``.
+
+    Packed, the rows arrive row-major in one buffer that becomes the matrix as it is, where n
+    separate columns had to be copied one strided column at a time: reading 1.7M serve rows of
+    61 features took 0.9 s packed and 1.9 s as columns.
+    """
     categories = categories or {}
-    return ", ".join(
-        quoted if name in categories else f"coalesce({quoted}::float, 'nan'::float) as {quoted}"
-        for name, quoted in ((name, warehouse.quote(name)) for name in features)
-    )
+    numeric = [
+        f"coalesce({warehouse.quote(name)}::float, 'nan'::float)"
+        for name in features
+        if name not in categories
+    ]
+    parts = [f"[{', '.join(numeric)}]::float[{len(numeric)}] as {PACKED}"] if numeric else []
+    return ", ".join(parts + [warehouse.quote(name) for name in features if name in categories])
 
 
 def key_array(chunks: list[pa.Array]) -> np.ndarray:
@@ -345,14 +357,24 @@ def feature_matrix(
     categories: dict[str, list[str]] | None = None,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Arrow columns to a float32 matrix (row-major: LightGBM predicts it fastest and takes it
-    without a copy), nulls as NaN (LightGBM's missing value); a categorical column as the codes of its values in
-    ``categories``. Columns already FLOAT without nulls (``feature_columns``) are copied as
-    they are. ``out``: the matrix to fill instead of a new one."""
+    """Arrow rows to a float32 matrix (row-major: LightGBM predicts it fastest and takes it
+    without a copy), nulls as NaN (LightGBM's missing value); a categorical column as the
+    codes of its values in ``categories``. Rows read with ``feature_columns`` carry the
+    numeric features packed (taken as they are, no copy when nothing else is needed); any other
+    table has one column per feature. ``out``: the matrix to fill instead of a new one."""
     categories = categories or {}
+    names = table.schema.names
+    numeric = [i for i, name in enumerate(features) if name not in categories]
+    packed = _packed(table.column(PACKED), len(numeric)) if PACKED in names and numeric else None
+    if packed is not None and out is None and len(numeric) == len(features):
+        return packed
     if out is None:
         out = np.empty((table.num_rows, len(features)), dtype=np.float32)
+    if packed is not None:
+        out[:, numeric] = packed
     for position, name in enumerate(features):
+        if packed is not None and name not in categories:
+            continue
         column = table.column(name)
         if name in categories:
             values = pa.array(categories[name], pa.string())
@@ -361,6 +383,16 @@ def feature_matrix(
             column = pc.fill_null(column.cast(pa.float64()), np.nan)
         out[:, position] = column.to_numpy()
     return out
+
+
+def _packed(column: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
+    """A ``FLOAT[width]`` column as a (rows, width) float32 matrix over Arrow's own buffer
+    when it is one chunk (read-only then), else one copy of the chunks."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = [chunk.flatten().to_numpy().reshape(-1, width) for chunk in chunks]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty((0, width), dtype=np.float32)
 
 
 def rank_within_user(users_in_order: np.ndarray) -> np.ndarray:

@@ -173,7 +173,6 @@ def _ranker_top(
         scored = _predict_part(
             con, booster, features, categories, (part, parts), exclude_seen, caps
         )
-        warehouse.release_cache(con)  # the serve blocks just read: only their scores matter now
         top = _top(con, scored, top_k, caps)
         pieces.append(_with_reasons(con, booster, tables, features, categories, top))
     return pa.concat_tables(pieces).sort_by([("user_id", "ascending"), ("rank", "ascending")])
@@ -190,19 +189,20 @@ def _predict_part(
 ) -> pa.Table:
     """The part's serve rows as read (no order): ids, capped columns and the model's score."""
     capped = list(caps.columns())
-    reader = con.sql(
-        "select user_id, item_id, "
-        + "".join(f"{column}::varchar as {column}, " for column in capped)
-        + f"{feature_columns(features, categories)} from fct_candidates"
-        f" where {split_filter(exclude_seen)}",
-        params=["serve", part[1], part[0]],
-    ).to_arrow_reader(BATCH_ROWS)
     columns: dict[str, list[pa.Array]] = {name: [] for name in ("user_id", "item_id", *capped)}
     scores = []
-    for batch in batches_of_at_least(reader, PREDICT_ROWS):
-        for name, chunks in columns.items():
-            chunks.append(batch.column(name).combine_chunks())
-        scores.append(booster.predict(feature_matrix(batch, features, categories)))
+    with warehouse.streaming_scan(con) as scan:  # the serve blocks read: only their scores matter
+        reader = scan.sql(
+            "select user_id, item_id, "
+            + "".join(f"{column}::varchar as {column}, " for column in capped)
+            + f"{feature_columns(features, categories)} from fct_candidates"
+            f" where {split_filter(exclude_seen)}",
+            params=["serve", part[1], part[0]],
+        ).to_arrow_reader(BATCH_ROWS)
+        for batch in batches_of_at_least(reader, PREDICT_ROWS):
+            for name, chunks in columns.items():
+                chunks.append(batch.column(name).combine_chunks())
+            scores.append(booster.predict(feature_matrix(batch, features, categories)))
     return pa.table(
         {
             **{

@@ -250,7 +250,6 @@ def train_ranker(
             keep=needed,
             keys=keys,
         )
-        warehouse.release_cache(con)  # the blocks just read would sit beside the fits
         best_iteration = _choose_rounds(
             train,
             validation[needed],
@@ -283,7 +282,6 @@ def train_ranker(
         test_rows = np.zeros(len(test.labels), dtype=bool)
         test_rows[np.flatnonzero(positive)[from_test]] = True
         test = load_split(con, "test", features, categories=categories, keep=test_rows, keys=test)
-        warehouse.release_cache(con)
         # binned straight from the gathered rows, which then go: the floats do not sit
         # beside the fit
         final_set = dataset(concatenate(train, test), features, merged)

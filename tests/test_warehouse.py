@@ -36,28 +36,37 @@ def test_anything_else_is_refused_with_the_name_in_the_message(name: str) -> Non
         quote(name)
 
 
-def test_release_cache_hands_back_the_blocks_a_scan_left_and_keeps_the_bound(
+def test_a_streaming_scan_keeps_no_more_than_its_budget_cached_and_restores_the_bound(
     tmp_path, monkeypatch
 ) -> None:
     from recsql import warehouse
 
     monkeypatch.setenv("RECSQL_MEMORY_LIMIT", "3GB")
-    db = tmp_path / "cache.duckdb"
+    db = tmp_path / "scan.duckdb"
     with warehouse.connect(db) as con:
         con.execute(
             "create table wide as select hash(range) as a, hash(range + 1) as b from range(4000000)"
         )
-    with warehouse.connect(db) as con:  # a fresh connection: nothing cached yet
-
-        def cached() -> int:
-            return con.execute(
-                "select memory_usage_bytes from duckdb_memory() where tag = 'BASE_TABLE'"
-            ).fetchall()[0][0]
-
+    with warehouse.connect(db) as con:
         limit = con.execute("select current_setting('memory_limit')").fetchall()
-        reader = con.sql("select a, b from wide").to_arrow_reader(100_000)
-        assert sum(batch.num_rows for batch in reader) == 4_000_000
-        assert cached() > 40_000_000  # the scan left the table's 64 MB of blocks behind
-        warehouse.release_cache(con)
-        assert cached() <= 16 * 2**20
+        cached = []
+        with warehouse.streaming_scan(con, budget="16MB") as scan:
+            reader = scan.sql("select a, b from wide where a % 2 = 0").to_arrow_reader(100_000)
+            rows = 0
+            for batch in reader:
+                rows += batch.num_rows
+                cached.append(
+                    con.execute(
+                        "select memory_usage_bytes from duckdb_memory() where tag = 'BASE_TABLE'"
+                    ).fetchall()[0][0]
+                )
+        expected = con.execute("select count(*) from wide where a % 2 = 0").fetchall()[0][0]
+        assert rows == expected > 1_000_000
+        assert max(cached) <= 16 * 2**20  # of the table's 64 MB of blocks
+        assert con.execute("select current_setting('memory_limit')").fetchall() == limit
+
+        with pytest.raises(KeyError), warehouse.streaming_scan(con, budget="16MB") as scan:
+            reader = scan.sql("select a from wide").to_arrow_reader(100_000)
+            next(iter(reader))
+            raise KeyError("stopped half-read")
         assert con.execute("select current_setting('memory_limit')").fetchall() == limit
