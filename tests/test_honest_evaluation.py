@@ -151,6 +151,26 @@ def test_rounds_come_from_the_latest_train_snapshot_not_a_share_of_users() -> No
     assert why == "50% of users" and mask.tolist() == [mask[0], mask[1], mask[1]]
 
 
+def test_rounds_are_judged_on_at_most_so_many_held_out_users_each_with_every_row(
+    monkeypatch,
+) -> None:
+    users = np.array([f"u{i % 40}" for i in range(400)], object)
+    snapshots = np.array(["train_2"] * 200 + ["train"] * 200, object)
+    data = RankingData(
+        np.zeros((400, 1), np.float32), np.zeros(400, np.int32), snapshots, users, users
+    )
+    held_out = snapshots == "train"
+    judged, _ = training.judged_rows(data, held_out, seed=1)
+    assert judged.tolist() == held_out.tolist()  # 40 users: under the cap, all of them
+    monkeypatch.setattr(training, "VALIDATION_QUERIES", 10)
+    judged, why = training.judged_rows(data, held_out, seed=1)
+    chosen = set(users[judged])
+    assert 4 <= len(chosen) <= 18 and why == ", 25% of its users"  # ~10 of 40 by hash
+    assert not (judged & ~held_out).any()
+    assert all(judged[held_out & (users == user)].all() for user in chosen)  # whole lists
+    assert training.judged_rows(data, held_out, seed=1)[0].tolist() == judged.tolist()
+
+
 def test_the_saved_model_is_refit_with_the_test_window(trained_warehouse, tmp_path, monkeypatch):
     copy = copy_warehouse(trained_warehouse, tmp_path)
     built: list[tuple[int, set[str]]] = []  # rows and snapshots of each binned dataset

@@ -59,8 +59,7 @@ def test_rounds_follow_ndcg_at_10_even_when_ndcg_at_5_stalls_first():
     else:
         raise AssertionError("no generated log where NDCG@5 stalls before NDCG@10")
 
-    learn = np.ones(len(validation), dtype=bool)
     chosen = training._choose_rounds(
-        data, validation, learn, features, params, ROUNDS, PATIENCE, show_progress=False
+        data, validation, ~validation, features, params, ROUNDS, PATIENCE, show_progress=False
     )
     assert chosen == by_ndcg10
