@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -21,7 +20,7 @@ from recsql.ranking_data import (
     load_split,
     predict_split,
 )
-from recsql.training import concatenate, train_ranker
+from recsql.training import DEFAULT_PARAMS, booster_params, dataset, train_ranker
 from tests.conftest import Warehouse, copy_warehouse
 
 
@@ -43,30 +42,29 @@ def test_key_arrays_hold_each_id_once_and_keep_row_order() -> None:
     assert key_array([]).tolist() == []
 
 
-def test_rows_gathered_from_several_splits_keep_their_order() -> None:
+def test_a_dataset_of_several_row_sets_is_the_dataset_of_their_rows_one_after_another() -> None:
     rng = np.random.default_rng(0)
 
-    def split(name: str, rows: int, order: str) -> RankingData:
-        features = np.asarray(rng.normal(size=(rows, 3)), dtype=np.float32, order=order)
-        users = np.array([f"u{i // 2}" for i in range(rows)], dtype=object)
+    def split(name: str, rows: int) -> RankingData:
+        features = np.asarray(rng.normal(size=(rows, 3)), dtype=np.float32)
+        users = np.array([f"u{i // 20}" for i in range(rows)], dtype=object)
         items = np.array([f"i{i}" for i in range(rows)], dtype=object)
-        return RankingData(features, rng.integers(0, 2, rows).astype(np.int32),
-                           np.array([name] * rows, dtype=object), users, items)  # fmt: skip
+        labels = (features[:, 0] + rng.normal(scale=0.5, size=rows) > 1).astype(np.int32)
+        return RankingData(features, labels, np.array([name] * rows, dtype=object), users, items)
 
-    train, test = split("train", 7, "F"), split("test", 5, "C")
-    masks = [rng.random(7) < 0.5, rng.random(5) < 0.5]
-    expected = [train.subset(masks[0]), test.subset(masks[1])]
-    gathered = concatenate(*expected)
-    assert gathered.features.flags.c_contiguous  # as LightGBM takes it without a copy
-    np.testing.assert_array_equal(
-        gathered.features, np.concatenate([part.features for part in expected])
-    )
-    for name in ("labels", "snapshots", "users", "items"):
-        assert getattr(gathered, name).tolist() == sum(
-            (getattr(part, name).tolist() for part in expected), []
-        )
-    keys = concatenate(*(replace(part, features=part.features[:, :0]) for part in (train, test)))
-    assert keys.features.shape == (12, 0) and keys.users.tolist()[-1] == "u2"
+    train, test = split("train", 700), split("test", 500)
+    params = {**DEFAULT_PARAMS, "min_data_in_leaf": 20, "seed": 1}
+    gathered = RankingData(
+        np.concatenate([train.features, test.features]),
+        *(np.concatenate([getattr(train, name), getattr(test, name)])
+          for name in ("labels", "snapshots", "users", "items")),
+    )  # fmt: skip
+    parts = dataset([train, test], ["a", "b", "c"], params)
+    whole = dataset(gathered, ["a", "b", "c"], params)
+    assert parts.get_group().tolist() == whole.get_group().tolist() == [20] * 60
+    assert parts.get_label().tolist() == whole.get_label().tolist()
+    models = [lgb.train(booster_params(params), d, num_boost_round=5) for d in (parts, whole)]
+    assert models[0].model_to_string() == models[1].model_to_string()
 
 
 def test_a_run_of_rows_is_a_view_and_scattered_rows_a_copy() -> None:
