@@ -31,6 +31,9 @@ from recsql.ranking_data import (
 )
 
 ROWS_PER_PART = 8_000_000  # serve rows whose ids and scores are held at a time (whole users)
+# DuckDB's bound while the top rows' features are read back: their hash table and sort (~150MB
+# for 400k top rows of 61 features), not the serve blocks streaming past
+READ_BACK_MEMORY = "1GB"
 
 
 @dataclass(frozen=True)
@@ -242,17 +245,18 @@ def _with_reasons(
     """The top rows with rank, score and a reason: their features and the values reasons
     quote are read back from fct_candidates for these rows only."""
     users, items = top.column("user_id"), top.column("item_id")
-    con.register("top_rows", pa.table({"position": np.arange(len(top)), "u": users, "i": items}))
-    try:
-        rows = con.sql(
+    # the serve rows stream past a hash table of the top rows: nothing worth caching
+    with warehouse.streaming_scan(con, READ_BACK_MEMORY) as scan:
+        scan.register(
+            "top_rows", pa.table({"position": np.arange(len(top)), "u": users, "i": items})
+        )
+        rows = scan.sql(
             f"select {feature_columns(features, categories)}, "
             + ", ".join(f"candidates.{name} as detail_{name}" for name in reasons.DETAIL_COLUMNS)
             + " from top_rows inner join fct_candidates as candidates"
             " on candidates.split = 'serve' and candidates.user_id = top_rows.u"
             " and candidates.item_id = top_rows.i order by top_rows.position"
         ).to_arrow_table()
-    finally:
-        con.unregister("top_rows")
     quoted = reasons.quotable(features)
     contributions = attribution.contributions(
         booster, feature_matrix(rows, features, categories), tables, quoted
