@@ -178,7 +178,9 @@ def test_the_saved_model_is_refit_with_the_test_window(trained_warehouse, tmp_pa
     dataset, fit = training.dataset, training._fit
 
     def recording_dataset(data, features, params, reference=None):
-        built.append((len(data.labels), set(np.unique(data.snapshots))))
+        parts = data if isinstance(data, list) else [data]
+        snapshots = set().union(*(np.unique(part.snapshots) for part in parts))
+        built.append((sum(len(part.labels) for part in parts), snapshots))
         return dataset(data, features, params, reference)
 
     def recording_fit(data, params, rounds):  # a fit learns from the dataset binned last
