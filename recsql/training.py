@@ -274,6 +274,7 @@ def train_ranker(
             keep=needed,
             keys=keys,
         )
+        del keys  # every train row's ids (360 MB at 10M rows): the loaded rows carry their own
         best_iteration = _choose_rounds(
             train,
             validation[needed],
@@ -301,7 +302,7 @@ def train_ranker(
         # the refit learns from train's ``learn`` rows and the test queries with a positive,
         # drawn as if one log with train: test's draws follow train's
         from_test = learning_rows(
-            test.subset(positive), negatives_per_query, seed, first_draw=len(keys.labels)
+            test.subset(positive), negatives_per_query, seed, first_draw=counts["train_rows"]
         )
         test_rows = np.zeros(len(test.labels), dtype=bool)
         test_rows[np.flatnonzero(positive)[from_test]] = True
@@ -309,7 +310,7 @@ def train_ranker(
         # binned from both row sets as they are, which then go: the floats do not sit beside
         # the fit
         final_set = dataset([train, test], features, merged)
-        del train, test, keys
+        del train, test
         final = _fit(final_set, merged, best_iteration)
         del final_set
 
