@@ -3,8 +3,9 @@
 Rows go from DuckDB to LightGBM through Arrow, sorted by query (snapshot, user); the group
 sizes are the run lengths of the queries in exactly that row order. The number of rounds is
 chosen by NDCG@10 on the latest train snapshot (a time-later window, not a random share of
-users; at most ``VALIDATION_QUERIES`` of its users, each with their whole list); groups without a positive are left out of training (DuckDB drops them before the rows
-reach Python), because LightGBM scores them NDCG 1. The test snapshot is ranked by a refit on
+users; at most ``VALIDATION_QUERIES`` of its users, each with their whole list); groups
+without a positive are left out of training (DuckDB drops them before the rows reach Python),
+because LightGBM scores them NDCG 1. The test snapshot is ranked by a refit on
 every train snapshot and by the baselines, over every test user with labels (see
 ``evaluation``); the saved model is refit once more with the test window. The fits learn from
 every positive and at most ``negatives_per_query`` negatives of each query, drawn at random: a
@@ -188,12 +189,13 @@ def validation_rows(data: RankingData, seed: int, fraction: float) -> tuple[np.n
 def judged_rows(data: RankingData, held_out: np.ndarray, seed: int) -> tuple[np.ndarray, str]:
     """The held-out rows that judge each round: every one of at most ``VALIDATION_QUERIES``
     users (a stable hash of seed and id), each with their whole list."""
-    users = len(np.unique(data.users[held_out]))
+    held_out_users = data.users[held_out]
+    users = len(set(held_out_users.tolist()))  # not np.unique: a sort of Python strings
     if users <= VALIDATION_QUERIES:
         return held_out, ""
     share = VALIDATION_QUERIES / users
     judged = held_out.copy()
-    judged[held_out] = is_validation_user(data.users[held_out], seed, share)
+    judged[held_out] = is_validation_user(held_out_users, seed, share)
     return judged, f", {share:.0%} of its users"
 
 
