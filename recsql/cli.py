@@ -196,7 +196,7 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
     " [default: 100].",
 )
 @click.option(
-    "--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.03]."
+    "--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.06]."
 )
 @click.option("--num-leaves", type=int, default=None, help="LightGBM num_leaves [default: 31].")
 @click.option(
