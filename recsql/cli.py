@@ -196,7 +196,11 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
     " [default: 100].",
 )
 @click.option(
-    "--learning-rate", type=float, default=None, help="LightGBM learning_rate [default: 0.06]."
+    "--learning-rate",
+    type=float,
+    default=None,
+    help="LightGBM learning_rate [default: 0.03]. 0.06 trains in about half the time and ranked"
+    " new items worse on a real log (README, Training).",
 )
 @click.option("--num-leaves", type=int, default=None, help="LightGBM num_leaves [default: 31].")
 @click.option(
