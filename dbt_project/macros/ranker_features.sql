@@ -15,8 +15,10 @@
       'user_repurchase_rate', 'user_top_category_share', 'user_category_count',
       'user_item_times_bought', 'user_item_days_since_last', 'user_item_recency_weight',
       'user_item_events_30d', 'user_item_order_share', 'user_item_mean_gap_days', 'user_item_due_ratio',
+      'user_item_visits_since_last', 'user_item_units_per_event',
       'user_item_due_ratio_item',
-      'user_item_category_share', 'user_item_category_rating', 'user_item_brand_share', 'user_item_price_ratio',
+      'user_item_category_share', 'user_item_category_days_since_last', 'user_item_category_lead_days',
+      'user_item_category_rating', 'user_item_brand_share', 'user_item_price_ratio',
       'user_item_times_shown', 'user_item_times_skipped', 'user_item_best_position',
       'sim_profile', 'sim_recent_max', 'sim_recent_mean',
   ] -%}

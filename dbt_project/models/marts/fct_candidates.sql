@@ -10,7 +10,7 @@ items as (select * from {{ ref('int_items_clean') }}),
 popularity as (select * from {{ ref('int_item_popularity') }}),
 users as (select * from {{ ref('int_user_aggregates') }}),
 user_items as (select * from {{ ref('int_user_item_history') }}),
-categories as (select snapshot, user_id, category, share, rating_mean from {{ ref('int_user_category_affinity') }}),
+categories as (select snapshot, user_id, category, share, days_since_last, rating_mean from {{ ref('int_user_category_affinity') }}),
 item_categories as (select item_id, category from {{ ref('int_item_categories') }}),
 brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}),
 {%- if python_models_enabled() %}
@@ -43,11 +43,13 @@ item_attributes as (select * from {{ ref('int_item_attributes') }}),
 {%- endif %}
 
 category_share as (
-    -- the user's share of the item's best-liked category (items may have several), and their
-    -- mean rating of the items in its categories; per candidate_id (one integer to group by)
+    -- the user's share of the item's best-liked category (items may have several), when they
+    -- last had one of its categories, and their mean rating of the items in its categories;
+    -- per candidate_id (one integer to group by)
     select
         candidates.candidate_id,
         max(categories.share) as share,
+        min(categories.days_since_last) as days_since_last,
         avg(categories.rating_mean) as rating_mean
     from candidates
     inner join item_categories on candidates.item_id = item_categories.item_id
@@ -106,9 +108,17 @@ features as (
         least(1.0, coalesce(user_items.times_bought / nullif(users.orders, 0), 0)) as user_item_order_share,
         user_items.mean_gap_days as user_item_mean_gap_days,
         user_items.due_ratio as user_item_due_ratio,
+        -- visits rather than days: a weekly shopper's staple is overdue after two missed visits
+        user_items.visits_since_last as user_item_visits_since_last,
+        -- a large pack lasts longer between purchases
+        user_items.quantity / nullif(user_items.times_bought, 0) as user_item_units_per_event,
         -- the item's usual gap among its buyers, for a user who had it only once
         user_items.days_since_last / nullif(popularity.median_gap_days, 0) as user_item_due_ratio_item,
         coalesce(categories.share, 0) as user_item_category_share,
+        categories.days_since_last as user_item_category_days_since_last,
+        -- how long the user has been having the item's category without the item: a staple
+        -- scores 0, one the user moved away from (another brand, another flavour) grows
+        user_items.days_since_last - categories.days_since_last as user_item_category_lead_days,
         -- how the user rated related items (same categories), against their own mean
         categories.rating_mean - users.rating_mean as user_item_category_rating,
         coalesce(brands.share, 0) as user_item_brand_share,

@@ -1,5 +1,6 @@
 -- Share of each user's events per category before the cutoff (category_rank 1 = favourite),
--- and, in a ratings log, the user's mean rating of the category's items (null without ratings).
+-- how long ago the user last had the category, and, in a ratings log, the user's mean rating
+-- of the category's items (null without ratings).
 -- One row per snapshot, user and category.
 with
 events as (select * from {{ ref('int_events_before_cutoff') }}),
@@ -11,6 +12,7 @@ counted as (
         events.user_id,
         items.category,
         count(*) as events,
+        min(events.age_days) as days_since_last,
         avg(events.rating) as rating_mean
     from events
     inner join items on events.item_id = items.item_id

@@ -1,11 +1,38 @@
 -- What each user did with each item before the cutoff: how often, how recently, and a
 -- recency-weighted count (half-life var recency_half_life_days), and its repeat cycle: the
 -- mean gap between the days the user had it, and how far into the next gap the cutoff falls
--- (due_ratio 1 = as long since the last time as the user usually waits). One row per snapshot,
+-- (due_ratio 1 = as long since the last time as the user usually waits), and the user's visits
+-- (orders, or days without order ids) since the last one that held it. One row per snapshot,
 -- user and item, ranked by recency within the user. The base of the repurchase generator, the
 -- user_item_ features and the seeds of the other generators.
 with
-events as (select * from {{ ref('int_events_before_cutoff') }}),
+visible as (
+    select
+        *,
+        -- a visit: the order, or the day when the log has no order ids
+        coalesce(order_id, concat('day ', cast(floor(age_days) as {{ dbt.type_string() }}))) as visit_key
+    from {{ ref('int_events_before_cutoff') }}
+),
+
+visits as (
+    -- the user's visits, 1 = the latest
+    select
+        snapshot,
+        user_id,
+        visit_key,
+        row_number() over (partition by snapshot, user_id order by min(age_days), visit_key) as visit_rank
+    from visible
+    group by snapshot, user_id, visit_key
+),
+
+events as (
+    select visible.*, visits.visit_rank
+    from visible
+    inner join visits
+        on visible.snapshot = visits.snapshot
+        and visible.user_id = visits.user_id
+        and visible.visit_key = visits.visit_key
+),
 
 history as (
     select
@@ -15,6 +42,7 @@ history as (
         item_id,
         count(*) as times_bought,
         sum(quantity) as quantity,
+        min(visit_rank) - 1 as visits_since_last,
         min(age_days) as days_since_last,
         max(age_days) as days_since_first,
         count(distinct floor(age_days)) as days_bought,
