@@ -96,6 +96,92 @@ def test_repeat_cycle_features_follow_each_users_own_gaps(demo_warehouse) -> Non
     assert never_had[0][0] > 1000 and never_had[0][1] == 0, never_had
 
 
+def test_visit_pack_and_category_features_recomputed_from_the_clean_events(demo_warehouse) -> None:
+    """user_item_visits_since_last = the user's visits (orders; days without an order id) after
+    the last one that held the item; units_per_event = units over events; category days since
+    last = the latest of the user's events in any of the item's categories; lead = the item's
+    days since last minus that (0 when the item was the category's latest)."""
+    rows = demo_warehouse.query(
+        """
+        with visible as (
+            select snapshots.snapshot, events.user_id, events.item_id, events.quantity,
+                coalesce(events.order_id, 'day ' || cast(floor(
+                    (epoch(snapshots.cutoff_ts) - epoch(events.event_ts)) / 86400.0) as varchar)) as visit,
+                (epoch(snapshots.cutoff_ts) - epoch(events.event_ts)) / 86400.0 as age
+            from int_interactions_clean as events
+            inner join int_snapshots as snapshots on events.event_ts < snapshots.cutoff_ts
+                and not coalesce(events.cancelled_ts < snapshots.cutoff_ts, false)
+        ),
+        visit_age as (select snapshot, user_id, visit, min(age) as age from visible group by all),
+        per_user_item as (
+            select snapshot, user_id, item_id, min(age) as last,
+                sum(quantity) / count(*) as units
+            from visible group by all
+        ),
+        item_visits as (
+            select distinct visible.snapshot, visible.user_id, visible.item_id, visit_age.visit,
+                visit_age.age
+            from visible inner join visit_age using (snapshot, user_id, visit)
+        ),
+        latest_visit as (  -- per user and item, its latest visit: youngest, ties by key
+            select snapshot, user_id, item_id, min(age) as age,
+                min(visit) filter (where age = youngest) as visit
+            from (select *, min(age) over (partition by snapshot, user_id, item_id) as youngest
+                  from item_visits)
+            group by all
+        ),
+        later_visits as (
+            select items.snapshot, items.user_id, items.item_id, count(visits.visit) as visits
+            from latest_visit as items
+            left join visit_age as visits
+                on items.snapshot = visits.snapshot and items.user_id = visits.user_id
+                and (visits.age < items.age or (visits.age = items.age and visits.visit < items.visit))
+            group by all
+        ),
+        per_category as (
+            select visible.snapshot, visible.user_id, categories.category, min(visible.age) as last
+            from visible inner join int_item_categories as categories using (item_id)
+            group by all
+        ),
+        item_category as (
+            select candidates.snapshot, candidates.user_id, candidates.item_id,
+                min(per_category.last) as last
+            from (select distinct snapshot, user_id, item_id from fct_candidates) as candidates
+            inner join int_item_categories as categories using (item_id)
+            inner join per_category
+                on candidates.snapshot = per_category.snapshot
+                and candidates.user_id = per_category.user_id
+                and categories.category = per_category.category
+            group by all
+        ),
+        features as (
+            select distinct snapshot, user_id, item_id, user_item_visits_since_last,
+                user_item_units_per_event, user_item_category_days_since_last,
+                user_item_category_lead_days, user_item_days_since_last
+            from fct_candidates
+        )
+        select
+            count(*) filter (where features.user_item_days_since_last is not null),
+            count(*) filter (where later.visits is distinct from features.user_item_visits_since_last),
+            count(*) filter (where abs(expected.units - features.user_item_units_per_event) > 1e-9),
+            count(*) filter (where features.user_item_category_days_since_last is not null),
+            count(*) filter (where abs(category.last - features.user_item_category_days_since_last) > 1e-6
+                or (category.last is null) <> (features.user_item_category_days_since_last is null)),
+            count(*) filter (where abs(expected.last - category.last
+                - features.user_item_category_lead_days) > 1e-6
+                or features.user_item_category_lead_days < 0),
+            count(*) filter (where features.user_item_visits_since_last > 0)
+        from features
+        left join per_user_item as expected using (snapshot, user_id, item_id)
+        left join later_visits as later using (snapshot, user_id, item_id)
+        left join item_category as category using (snapshot, user_id, item_id)
+        """
+    )
+    had, wrong_visits, wrong_units, with_category, wrong_category, wrong_lead, later = rows[0]
+    assert had > 1000 and with_category > had and later > 100, rows
+    assert (wrong_visits, wrong_units, wrong_category, wrong_lead) == (0, 0, 0, 0), rows
+
+
 def test_candidate_ids_name_one_candidate_each_and_similarity_keeps_them(demo_warehouse) -> None:
     """fct_candidates joins the similarity features on candidate_id alone: each id must be one
     (snapshot, user, item) of int_candidates, and int_candidate_similarity must carry its own."""
