@@ -163,13 +163,16 @@ def test_visit_pack_and_category_features_recomputed_from_the_clean_events(demo_
         select
             count(*) filter (where features.user_item_days_since_last is not null),
             count(*) filter (where later.visits is distinct from features.user_item_visits_since_last),
-            count(*) filter (where abs(expected.units - features.user_item_units_per_event) > 1e-9),
+            count(*) filter (where abs(expected.units - features.user_item_units_per_event) > 1e-9
+                or (expected.units is null) <> (features.user_item_units_per_event is null)),
             count(*) filter (where features.user_item_category_days_since_last is not null),
             count(*) filter (where abs(category.last - features.user_item_category_days_since_last) > 1e-6
                 or (category.last is null) <> (features.user_item_category_days_since_last is null)),
             count(*) filter (where abs(expected.last - category.last
                 - features.user_item_category_lead_days) > 1e-6
-                or features.user_item_category_lead_days < 0),
+                or features.user_item_category_lead_days < 0
+                or (expected.last is null or category.last is null)
+                    <> (features.user_item_category_lead_days is null)),
             count(*) filter (where features.user_item_visits_since_last > 0)
         from features
         left join per_user_item as expected using (snapshot, user_id, item_id)
