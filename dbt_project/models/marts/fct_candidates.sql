@@ -4,7 +4,8 @@
 -- columns listed in ranker_features. Rolled-back train snapshots carry a sample of each user's
 -- negatives (int_candidate_sample; sample_weight counts the rest).
 with
-candidates as (select * from {{ ref('int_candidate_sample') }}),
+-- a view of int_candidates: read twice, inlined (a copy of it spilled at 2M events)
+candidates as {{ inline_cte() }} (select * from {{ ref('int_candidate_sample') }}),
 snapshots as (select snapshot, split, cutoff_ts from {{ ref('int_snapshots') }}),
 items as (select * from {{ ref('int_items_clean') }}),
 popularity as (select * from {{ ref('int_item_popularity') }}),
