@@ -6,7 +6,8 @@
 -- user and item, ranked by recency within the user. The base of the repurchase generator, the
 -- user_item_ features and the seeds of the other generators.
 with
-visible as (
+visible as {{ inline_cte() }} (
+    -- read twice (visits, events): inlined, a copy of every visible event took longer
     select
         *,
         -- a visit: the order, or the day when the log has no order ids
