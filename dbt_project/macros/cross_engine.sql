@@ -302,7 +302,7 @@
 {#- The keyword that inlines a CTE where it is read. DuckDB materializes a CTE that a query
     reads twice: fct_candidates reads its candidates twice (category shares, then every feature
     join), and at 2M events copying those 26M rows spilled 8 GB of its 10 GB and took 121 s
-    against 105 s inlined (the same rows). Spark inlines them anyway. -#}
+    against 105 s inlined (the same rows). Spark SQL has no such keyword: its CTEs stay as written. -#}
 {% macro inline_cte() %}
   {{ return(adapter.dispatch('inline_cte', 'recsql')()) }}
 {% endmacro %}
