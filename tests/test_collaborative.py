@@ -137,6 +137,7 @@ def test_ease_weights_are_each_items_ridge_regression_on_the_others() -> None:
     matrix = (rng.random((40, 6)) < 0.4).astype(np.float64)
     weights = ease.ease_weights(sparse.csr_matrix(matrix), regularisation=2.0)
     assert np.allclose(np.diag(weights), 0.0)
+    assert weights.flags.c_contiguous  # scipy's sparse @ dense would copy it on every batch
     for item in range(6):
         others = [column for column in range(6) if column != item]
         x = matrix[:, others]
@@ -151,6 +152,18 @@ def test_ease_keeps_each_rows_best_positive_scores_in_order() -> None:
     assert rows.tolist() == [0, 0, 0, 1, 1]
     assert columns.tolist() == [1, 3, 0, 2, 3]  # ties by column; zero and negative scores dropped
     assert rank_within_user(rows).tolist() == [1, 2, 3, 1, 2]
+
+
+def test_ease_breaks_ties_at_the_last_place_by_column_and_skips_left_out_items() -> None:
+    ease = load_ease_model()
+    scores = np.array(
+        [[0.2, 0.5, 0.2, 0.9, 0.2], [-np.inf, 0.4, 0.2, -np.inf, 0.2]], dtype=np.float32
+    )
+    rows, columns, values = ease.top_items(scores, 3)
+    assert rows.tolist() == [0, 0, 0, 1, 1, 1]
+    assert columns.tolist() == [3, 1, 0, 1, 2, 4]
+    assert values.dtype == np.float32
+    assert [len(part) for part in ease.top_items(scores[:0], 3)] == [0, 0, 0]
 
 
 @pytest.mark.parametrize(
