@@ -251,3 +251,29 @@ def test_items_marked_unavailable_are_never_served_but_stay_in_history(films) ->
         )
     )
     assert by_split.get("serve", 0) == 0 and by_split.get("train", 0) > 0
+
+
+def test_drift_counts_every_row_once_into_its_bins(films) -> None:
+    """monitor_feature_drift: each feature's bins hold every row of the reference (test) and the
+    serve snapshot once; a categorical feature's bins are its values, plus one for nulls."""
+    [(reference, serve, genres, age_bands)] = films.query(
+        """
+        select count(*) filter (where split <> 'serve'), count(*) filter (where split = 'serve'),
+            count(distinct item_attr_genres) + max(case when item_attr_genres is null then 1 else 0 end),
+            count(distinct user_attr_age_band) + max(case when user_attr_age_band is null then 1 else 0 end)
+        from fct_candidates where split = 'serve' or snapshot = 'test'
+        """
+    )
+    drift = {
+        name: (kind, rows, bins)
+        for name, kind, *rows, bins in films.query(
+            "select feature_name, kind, reference_rows, serve_rows, bins from monitor_feature_drift"
+        )
+    }
+    assert drift["item_attr_genres"] == ("categorical", [reference, serve], genres)
+    assert drift["user_attr_age_band"] == ("categorical", [reference, serve], age_bands)
+    assert genres > 3 and reference > 0 and serve > 0
+    for name, (kind, rows, bins) in drift.items():
+        assert rows == [reference, serve], name
+        if kind == "numeric":
+            assert 1 <= bins <= 11, name  # monitor_drift_bins (10) and the nulls'

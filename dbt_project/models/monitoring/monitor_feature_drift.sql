@@ -5,35 +5,37 @@
 -- percentiles (outliers fall in the end bins), one more for nulls; a categorical feature's
 -- values are its bins. Equal widths, not quantiles: a cutoff taken at another time of day
 -- moves every "days since" value a little, which quantile bins on tied values magnify.
--- One row per feature. Each feature is counted into its bins in a scan of its own column, with
--- the edges of monitor_feature_drift_edges: no long (row x feature) table is built (it made
--- this the slowest model of a large build).
+-- One row per feature. The features are counted into their bins with the edges of
+-- monitor_feature_drift_edges, a grouping set per feature (its bin and, for a categorical one,
+-- its value), several features per scan of fct_candidates (macro drift_features_per_scan). No
+-- long (row x feature) table is built: it made this the slowest model of a large build.
 {%- set features = ranker_features() %}
 {%- set bins = sql_number(var('monitor_drift_bins'), 'monitor_drift_bins', integer=true, minimum=2) | int %}
-{#- each scan reads one column of fct_candidates in a subquery of its own: as a CTE, DuckDB would
-    materialise every feature column once and scan all of that for each feature -#}
-{%- set side = "case when split = 'serve' then 'serve' else 'reference' end as side" %}
+{%- set per_scan = drift_features_per_scan() | int %}
 with
 features as (select feature_name, family, kind, position from {{ ref('ranker_features') }}),
 
 edges as (select * from {{ ref('monitor_feature_drift_edges') }}),
 
--- per feature and bin, the rows on each side: bin_index -1 holds the nulls, a categorical
--- feature's values are its bins (category)
-counted_bins as (
-    {% for name in features -%}
+-- per feature and bin, the rows on each side. b<i>: the i-th feature's bin (-1 holds the
+-- nulls; a categorical feature's values are its bins, c<i>); g<i> = 0 on its grouping set's rows
+{% for scanned in features | batch(per_scan) -%}
+grouped_{{ loop.index }} as (
     select
-        '{{ name }}' as feature_name,
-        bin_index,
-        category,
-        count(case when side = 'reference' then 1 end) as reference_rows,
-        count(case when side = 'serve' then 1 end) as serve_rows
+        {% for name in scanned -%}
+        {%- set i = features.index(name) + 1 -%}
+        b{{ i }}, c{{ i }}, {{ 'grouping(b' ~ i ~ ')' if per_scan > 1 else '0' }} as g{{ i }},
+        {% endfor -%}
+        count(case when not is_serve then 1 end) as reference_rows,
+        count(case when is_serve then 1 end) as serve_rows
     from (
         select
-            candidates.side,
+            candidates.split = 'serve' as is_serve,
+            {% for name in scanned -%}
+            {%- set i = features.index(name) + 1 -%}
             {% if feature_kind(name) == 'categorical' -%}
-            case when {{ name }} is null then -1 end as bin_index,
-            cast({{ name }} as {{ dbt.type_string() }}) as category
+            case when candidates.{{ name }} is null then -1 end as b{{ i }},
+            cast(candidates.{{ name }} as {{ dbt.type_string() }}) as c{{ i }}
             {%- else -%}
             {%- set value = 'cast(candidates.' ~ name ~ ' as double)' %}
             {%- set low = 'edges.' ~ name ~ '__low' %}
@@ -43,17 +45,39 @@ counted_bins as (
                 when {{ high }} is null or {{ high }} <= {{ low }} or {{ value }} <= {{ low }} then 0
                 when {{ value }} >= {{ high }} then {{ bins - 1 }}
                 else cast(floor(({{ value }} - {{ low }}) / ({{ high }} - {{ low }}) * {{ bins }}) as bigint)
-            end as bin_index,
-            cast(null as {{ dbt.type_string() }}) as category
-            {%- endif %}
-        from (
-            select {{ side }}, {{ name }}
-            from {{ ref('fct_candidates') }}
-            where split = 'serve' or snapshot = {{ sql_string(var('monitor_drift_reference'), 'monitor_drift_reference') }}
-        ) as candidates
+            end as b{{ i }},
+            cast(null as {{ dbt.type_string() }}) as c{{ i }}
+            {%- endif %}{{ ',' if not loop.last }}
+            {% endfor %}
+        from {{ ref('fct_candidates') }} as candidates
         cross join edges
+        where candidates.split = 'serve'
+            or candidates.snapshot = {{ sql_string(var('monitor_drift_reference'), 'monitor_drift_reference') }}
     ) as binned
-    group by bin_index, category
+    {% if per_scan > 1 -%}
+    group by grouping sets (
+        {%- for name in scanned %}
+        {%- set i = features.index(name) + 1 %}
+        (b{{ i }}, c{{ i }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+    {%- else -%}
+    {%- set i = features.index(scanned[0]) + 1 -%}
+    group by b{{ i }}, c{{ i }}
+    {%- endif %}
+),
+
+{% endfor -%}
+counted_bins as (
+    {% for name in features -%}
+    select
+        '{{ name }}' as feature_name,
+        b{{ loop.index }} as bin_index,
+        c{{ loop.index }} as category,
+        reference_rows,
+        serve_rows
+    from grouped_{{ (loop.index0 // per_scan) + 1 }}
+    where g{{ loop.index }} = 0
     {{ 'union all' if not loop.last }}
     {% endfor %}
 ),
