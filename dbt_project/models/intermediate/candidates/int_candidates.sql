@@ -21,21 +21,25 @@ pivoted as (
         proposed.item_id,
         {% for name in candidate_generator_names() -%}
         max(case when proposed.generator = '{{ name }}' then proposed.score end) as gen_{{ name }}_score,
-        min(case when proposed.generator = '{{ name }}' then proposed.generator_rank end) as gen_{{ name }}_rank,
-        {% endfor -%}
-        -- generators that proposed the item: a flag per name, summed (a distinct count over
-        -- 16M groups costs twice the whole pivot)
-        cast(
-            {% for name in candidate_generator_names() -%}
-            case when count(case when proposed.generator = '{{ name }}' then 1 end) > 0 then 1 else 0 end
-            {{- ' +' if not loop.last }}
-            {% endfor -%}
-            as bigint
-        ) as gen_count
+        min(case when proposed.generator = '{{ name }}' then proposed.generator_rank end) as gen_{{ name }}_rank
+        {{- ',' if not loop.last }}
+        {% endfor %}
     from proposed
     inner join available
         on proposed.snapshot = available.snapshot and proposed.item_id = available.item_id
     group by proposed.snapshot, proposed.user_id, proposed.item_id
 )
 
-select *, {{ build_row_id() }} as candidate_id from pivoted
+-- generators that proposed the item: a rank is never null (row numbers), so a flag per
+-- generator's rank, summed. Counted inside the pivot it took 8 more aggregate states per group:
+-- at 2M events 54.8 s of CPU against 44.2 (the pivot spills either way; 10.4 GB against 9.3)
+select
+    *,
+    cast(
+        {% for name in candidate_generator_names() -%}
+        case when gen_{{ name }}_rank is not null then 1 else 0 end{{ ' +' if not loop.last }}
+        {% endfor -%}
+        as bigint
+    ) as gen_count,
+    {{ build_row_id() }} as candidate_id
+from pivoted
