@@ -315,7 +315,7 @@
 {%- endmacro %}
 
 {#- Features monitor_feature_drift counts in one scan of fct_candidates, a grouping set each.
-    DuckDB: 20 (61 features in 4 scans took 14 s at 2M events, one scan per feature 30 s).
+    DuckDB: 20 (61 features in 4 scans took 16 s at 2M events, one scan per feature 30 s).
     Spark expands every row once per grouping set (the demo's drift took 160 s against 31 s)
     and takes at most 64 grouping columns: one feature per scan there, a plain group by. -#}
 {% macro drift_features_per_scan() %}
