@@ -28,7 +28,11 @@ size is built the same way in the same run and compared by the exponent of a log
 
 Writes benchmarks/results/scaling.json after each size: one object per size of this run and a
 last object with the fitted exponents (the file holds the latest run only, so a fit never mixes
-code versions).
+code versions). ``--add-to-latest`` measures more sizes for the file's run: its other sizes stay
+when no product file (outside benchmarks/, README.md, docs/) changed since their commit, else
+it stops before measuring:
+
+    python benchmarks/bench_scaling.py --events 5000000 --add-to-latest
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ MEMORY_LIMIT = "4GB"
 POLL_SECONDS = 0.2
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 STEPS = ("build", "train", "score")
+# a change to these keeps records comparable (--add-to-latest): they are not the product
+NOT_MEASURED = ("benchmarks", "README.md", "docs")
 TRAIN_FIELDS = (
     "model_version",
     "best_iteration",
@@ -478,6 +484,40 @@ def _git_state() -> dict[str, Any]:
     }
 
 
+def _code_changes(commit: str) -> list[str]:
+    """Files of the product (not ``NOT_MEASURED``) that differ between ``commit`` and the tree
+    now: the code a record measured is the code measured now when there are none."""
+    changed = subprocess.run(
+        ["git", "diff", "--name-only", commit, "--", ".",
+         *(f":(exclude){path}" for path in NOT_MEASURED)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if changed.returncode:
+        return [f"commit {commit} not found: {changed.stderr.strip()}"]
+    return changed.stdout.split()
+
+
+def latest_records(sizes: list[int]) -> list[dict[str, Any]]:
+    """``--add-to-latest``: the latest run's records of the sizes not measured now, kept only
+    if they measured the same code (no product file changed since their commit, none edited
+    then), so one fit never mixes code versions."""
+    if not OUT.exists():
+        return []
+    kept = []
+    for record in json.loads(OUT.read_text()):
+        if record.get("events") is None or record["events"] in sizes:
+            continue  # the fit, or a size measured again now
+        git = record["run"]["git"]
+        edited = [line for line in git["modified"] if not line[3:].startswith(NOT_MEASURED)]
+        if changes := edited + _code_changes(git["commit"]):
+            sys.exit(
+                f"--add-to-latest: the {record['events']:,}-event record in {OUT} measured other"
+                f" code ({', '.join(changes[:5])}); run every size again instead"
+            )
+        kept.append(record)
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, nargs="+", default=DEFAULT_EVENTS)
@@ -486,6 +526,10 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=20)
     parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="RECSQL_MEMORY_LIMIT")
     parser.add_argument("--reuse-data", action="store_true", help="keep raw files from a prior run")
+    parser.add_argument(
+        "--add-to-latest", action="store_true",
+        help="keep the other sizes of scaling.json's run (same code only) and fit over all",
+    )  # fmt: skip
     parser.add_argument("--step", choices=["train", "score", "predict"], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -504,12 +548,13 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "git": _git_state(),
     }
-    records: list[dict[str, Any]] = []
+    records = latest_records(args.events) if args.add_to_latest else []
     for events in sorted(args.events):
-        records.append({**measure_size(events, args), "run": run})
+        measured = {**measure_size(events, args), "run": run}
+        records = sorted([*records, measured], key=lambda record: record["events"])
         RESULTS.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps([*records, fit(records)], indent=2) + "\n")
-        print(json.dumps(records[-1], indent=2), flush=True)
+        print(json.dumps(measured, indent=2), flush=True)
     print(json.dumps(fit(records), indent=2))
 
 
