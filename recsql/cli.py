@@ -275,7 +275,8 @@ def train(
     if as_json:
         click.echo(json.dumps({
             "model_version": result.model_version, "model_dir": str(result.model_dir),
-            "best_iteration": result.best_iteration, "train_rows": result.train_rows,
+            "best_iteration": result.best_iteration, "rounds_capped": result.rounds_capped,
+            "train_rows": result.train_rows,
             "train_users": result.train_users, "positives": result.positives,
             "verdict": result.verdict.as_dict() if result.verdict else None,
             "warned_checks": None if warned is None else [check.__dict__ for check in warned],
@@ -288,6 +289,11 @@ def train(
         f"model {result.model_version}: {result.train_rows:,} rows, {result.train_users:,} users,"
         f" best iteration {result.best_iteration} -> {result.model_dir}"
     )
+    if result.rounds_capped:
+        click.echo(
+            f"the rounds ran out (--rounds {rounds}) while NDCG@10 on the held-out snapshot was"
+            " still rising: a larger --rounds may rank better (training time grows with it)"
+        )
     from recsql import report
 
     click.echo(report.metrics_table(result.metrics))

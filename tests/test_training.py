@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -263,3 +264,18 @@ def test_the_objective_is_an_option_and_the_model_records_it(trained_warehouse, 
     metadata = json.loads((model_dir / "metadata.json").read_text())
     assert metadata["params"]["objective"] == "lambdarank"
     assert "objective=lambdarank" in (model_dir / "model.txt").read_text()
+
+
+def test_train_says_when_the_rounds_ran_out_before_early_stopping(trained_warehouse, tmp_path):
+    from click.testing import CliRunner
+
+    from recsql.cli import cli
+
+    copy = copy_warehouse(trained_warehouse, tmp_path)
+    with copy.env():
+        result = CliRunner().invoke(cli, ["train", "--db", str(copy.db), "--rounds", "2"])
+    assert result.exit_code == 0, result.output
+    assert "the rounds ran out (--rounds 2)" in result.output
+    (model_dir,) = (path for path in (copy.root / "models").iterdir() if path.name in result.output)
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["rounds_capped"] is True and metadata["rounds"] == 2

@@ -59,7 +59,14 @@ def test_rounds_follow_ndcg_at_10_even_when_ndcg_at_5_stalls_first():
     else:
         raise AssertionError("no generated log where NDCG@5 stalls before NDCG@10")
 
-    chosen = training._choose_rounds(
+    chosen, capped = training._choose_rounds(
         data, validation, ~validation, features, params, ROUNDS, PATIENCE, show_progress=False
     )
     assert chosen == by_ndcg10
+    assert by_ndcg10 + PATIENCE <= ROUNDS and not capped  # the curve turned well before the cap
+
+    # allowed only as many rounds as the curve rose for: early stopping never saw it turn
+    chosen, capped = training._choose_rounds(
+        data, validation, ~validation, features, params, by_ndcg10, PATIENCE, show_progress=False
+    )
+    assert chosen == by_ndcg10 and capped
