@@ -71,6 +71,7 @@ NOT_MEASURED = ("benchmarks", "README.md", "docs")
 TRAIN_FIELDS = (
     "model_version",
     "best_iteration",
+    "rounds_capped",
     "train_rows_used",
     "train_users",
     "train_positives",
@@ -178,6 +179,7 @@ def step_train(db: Path, rounds: int) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "model_version": trained.model_version,
         "best_iteration": trained.best_iteration,
+        "rounds_capped": trained.rounds_capped,
         "train_rows_used": trained.train_rows,
         "train_users": trained.train_users,
         "train_positives": trained.positives,
