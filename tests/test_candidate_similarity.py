@@ -97,8 +97,9 @@ def candidate_id(user: int, item: int) -> int:
 
 
 def expected_rows(items, profiles, users, profile_row):
+    """Each user's candidates in item order (vector row order), however their list came."""
     for index, (candidates, _, recent) in enumerate(users):
-        for item in candidates:
+        for item in sorted(candidates):
             vector = items[item].astype(np.float64)
             profile = (
                 float(vector @ profiles[profile_row[index]])
@@ -151,3 +152,28 @@ def test_similarity_matches_a_row_by_row_reference(case, users_per_batch, monkey
     assert by_key[("u02", "i10")][4] is None  # its only recent item is itself
     assert by_key[("u03", "i11")][4] is None and by_key[("u03", "i11")][3] is not None
     assert by_key[("u04", "i2")][6] == "i9" and by_key[("u04", "i9")][6] == "i2"
+
+
+def test_the_rows_do_not_depend_on_the_order_of_a_users_list(case) -> None:
+    """The inputs' candidate lists come from an unordered aggregate: reversed, the model gives
+    the same table, rows and bits."""
+    con, *_ = case
+    module = load_model()
+    before = module.model(FakeDbt(con), con).read_all()
+    con.execute(
+        "create or replace table reversed_inputs as select * replace ("
+        " list_reverse(item_ids) as item_ids, list_reverse(candidate_ids) as candidate_ids,"
+        " list_reverse(item_rows) as item_rows) from int_candidate_similarity_inputs"
+    )
+    changed = con.sql(
+        "select count(*) from reversed_inputs join int_candidate_similarity_inputs as given"
+        " using (user_id) where reversed_inputs.item_rows <> given.item_rows"
+    ).fetchall()[0][0]
+    assert changed > 10  # most users' lists now come in another order
+
+    class Reversed(FakeDbt):
+        def ref(self, name: str) -> duckdb.DuckDBPyRelation:
+            return super().ref("reversed_inputs" if name.endswith("_inputs") else name)
+
+    after = module.model(Reversed(con), con).read_all()
+    assert after.equals(before)

@@ -55,7 +55,12 @@ def similarities(inputs, items, profiles):
     item_rows = inputs.column("item_rows").combine_chunks()
     item_offsets = item_rows.offsets.to_numpy()
     item_offsets = item_offsets - item_offsets[0]  # a batch may be a slice: offsets from 0
-    item_index = item_rows.flatten().to_numpy()
+    # each user's candidates in item order (item_row follows item_id), whichever order the
+    # inputs' unordered list gathered them in: the same products, so the same rows bit for bit
+    owner = np.repeat(np.arange(inputs.num_rows), np.diff(item_offsets))
+    gathered = item_rows.flatten().to_numpy()
+    order = np.lexsort((gathered, owner))
+    item_index = gathered[order]
     recent_rows = inputs.column("recent_rows").combine_chunks()
     recent_ids = inputs.column("recent_item_ids").combine_chunks()
     profile_rows = inputs.column("profile_row").combine_chunks()
@@ -90,7 +95,6 @@ def similarities(inputs, items, profiles):
         closest[rows] = np.nanargmax(similarity, axis=1)
         recent_offset[rows] = recent_ids.offsets[user].as_py() - first_recent
 
-    owner = np.repeat(np.arange(inputs.num_rows), np.diff(item_offsets))
     all_recent_ids = recent_ids.flatten()
     has_closest = closest >= 0
     if len(all_recent_ids):
@@ -102,8 +106,8 @@ def similarities(inputs, items, profiles):
         {
             "snapshot": inputs.column("snapshot").take(owner),
             "user_id": inputs.column("user_id").take(owner),
-            "item_id": inputs.column("item_ids").combine_chunks().flatten(),
-            "candidate_id": inputs.column("candidate_ids").combine_chunks().flatten(),
+            "item_id": inputs.column("item_ids").combine_chunks().flatten().take(order),
+            "candidate_id": inputs.column("candidate_ids").combine_chunks().flatten().take(order),
             "sim_profile": pa.array(sim_profile, from_pandas=True).cast(pa.float64()),
             "sim_recent_max": pa.array(sim_max, from_pandas=True).cast(pa.float64()),
             "sim_recent_mean": pa.array(sim_mean, from_pandas=True).cast(pa.float64()),
