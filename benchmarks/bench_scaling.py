@@ -29,7 +29,7 @@ size is built the same way in the same run and compared by the exponent of a log
 Writes benchmarks/results/scaling.json after each size: one object per size of this run and a
 last object with the fitted exponents (the file holds the latest run only, so a fit never mixes
 code versions). ``--add-to-latest`` measures more sizes for the file's run: its other sizes stay
-when no product file (outside benchmarks/, README.md, docs/) changed since their commit, else
+when no product file (outside benchmarks/, tests/, README.md, docs/) changed since their commit, else
 it stops before measuring:
 
     python benchmarks/bench_scaling.py --events 5000000 --add-to-latest
@@ -67,7 +67,7 @@ POLL_SECONDS = 0.2
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 STEPS = ("build", "train", "score")
 # a change to these keeps records comparable (--add-to-latest): they are not the product
-NOT_MEASURED = ("benchmarks", "README.md", "docs")
+NOT_MEASURED = ("benchmarks", "tests", "README.md", "docs")
 TRAIN_FIELDS = (
     "model_version",
     "best_iteration",

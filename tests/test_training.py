@@ -247,8 +247,6 @@ def test_binning_parameters_reach_the_dataset(trained_warehouse, tmp_path) -> No
 
 def test_the_objective_is_an_option_and_the_model_records_it(trained_warehouse, tmp_path) -> None:
     """Binary log-loss by default; `--objective lambdarank` fits the listwise ranker instead."""
-    import json
-
     from click.testing import CliRunner
 
     from recsql.cli import cli
