@@ -2,20 +2,36 @@
 -- the snapshot's cutoff (all inputs read history through int_events_before_cutoff) and the
 -- label from the snapshot's window (null on serve rows). `recsql train` reads the feature
 -- columns listed in ranker_features. Rolled-back train snapshots carry a sample of each user's
--- negatives (int_candidate_sample; sample_weight counts the rest).
+-- negatives (int_candidate_sample; sample_weight counts the rest). Built in parts of whole
+-- users when large (macros/user_parts.sql): every input keyed by user reads its part's users.
+{{ config(materialized='user_parts_table' if target.type == 'duckdb' else 'table') }}
+{%- set parts = user_parts(ref('int_candidate_sample')) %}
 with
 -- a view of int_candidates: read twice, inlined (a copy of it spilled at 2M events)
-candidates as {{ inline_cte() }} (select * from {{ ref('int_candidate_sample') }}),
+candidates as {{ inline_cte() }} (
+    select * from {{ ref('int_candidate_sample') }} where {{ in_user_part('user_id', parts) }}
+),
 snapshots as (select snapshot, split, cutoff_ts from {{ ref('int_snapshots') }}),
 items as (select * from {{ ref('int_items_clean') }}),
 popularity as (select * from {{ ref('int_item_popularity') }}),
-users as (select * from {{ ref('int_user_aggregates') }}),
-user_items as (select * from {{ ref('int_user_item_history') }}),
-categories as (select snapshot, user_id, category, share, days_since_last, rating_mean from {{ ref('int_user_category_affinity') }}),
+users as (select * from {{ ref('int_user_aggregates') }} where {{ in_user_part('user_id', parts) }}),
+user_items as (
+    select * from {{ ref('int_user_item_history') }} where {{ in_user_part('user_id', parts) }}
+),
+categories as (
+    select snapshot, user_id, category, share, days_since_last, rating_mean
+    from {{ ref('int_user_category_affinity') }}
+    where {{ in_user_part('user_id', parts) }}
+),
 item_categories as (select item_id, category from {{ ref('int_item_categories') }}),
-brands as (select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}),
+brands as (
+    select snapshot, user_id, brand, share from {{ ref('int_user_brand_affinity') }}
+    where {{ in_user_part('user_id', parts) }}
+),
 {%- if python_models_enabled() %}
-similarity as (select * from {{ ref('int_candidate_similarity') }}),
+similarity as (
+    select * from {{ ref('int_candidate_similarity') }} where {{ in_user_part('user_id', parts) }}
+),
 {%- else %}
 -- no text vectors without Python (DuckDB only): the sim_ features and similar_to_title stay null
 similarity as (
@@ -31,9 +47,12 @@ similarity as (
     where false
 ),
 {%- endif %}
-labels as (select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}),
+labels as (
+    select snapshot, user_id, item_id, label_grade from {{ ref('int_labels') }}
+    where {{ in_user_part('user_id', parts) }}
+),
 policy as (select exclude_seen from {{ ref('int_seen_policy') }}),
-shown as (select * from {{ ref('int_user_item_feedback') }}),
+shown as (select * from {{ ref('int_user_item_feedback') }} where {{ in_user_part('user_id', parts) }}),
 {%- set user_attributes = attribute_features('user_attributes') %}
 {%- set item_attributes = attribute_features('item_attributes') + attribute_features('item_numeric_attributes') %}
 {%- if user_attributes %}
