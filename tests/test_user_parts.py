@@ -36,3 +36,12 @@ def test_a_bad_part_size_names_the_var(demo_warehouse: Warehouse, tmp_path: Path
     shop = copy_warehouse(demo_warehouse, tmp_path / "bad")
     with pytest.raises(AssertionError, match="build_part_rows must be a whole number"):
         shop.dbt("run", "--select", "fct_candidates", vars={"build_part_rows": 0})
+
+
+def test_compiles_before_anything_is_built(demo_warehouse: Warehouse, tmp_path: Path) -> None:
+    # dbt compile (or docs generate) on a new warehouse: no candidates to count yet, one part
+    fresh = Warehouse(tmp_path / "fresh", demo_warehouse.cache)
+    (fresh.root / "raw").mkdir(parents=True)
+    fresh.dbt("compile", "--select", "fct_candidates", vars={"raw_dir": str(demo_warehouse.raw)})
+    compiled = next((fresh.root / "target" / "compiled").rglob("fct_candidates.sql")).read_text()
+    assert "recsql user part" not in compiled and "int_candidate_sample" in compiled

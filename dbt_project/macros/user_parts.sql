@@ -10,7 +10,8 @@
     model is a plain table. -#}
 
 {#- How many parts a model with one row per row of `relation` takes: about var build_part_rows
-    rows each. 1 off DuckDB, while parsing, or with the var null. -#}
+    rows each. 1 off DuckDB, while parsing, with the var null, or before `relation` is built
+    (`dbt compile` on a new warehouse). -#}
 {% macro user_parts(relation) %}
   {%- set rows_per_part = var('build_part_rows', none) -%}
   {%- if not execute or rows_per_part is none or target.type != 'duckdb' -%}
@@ -18,6 +19,9 @@
   {%- endif -%}
   {%- if rows_per_part is not number or rows_per_part < 1 -%}
     {{ exceptions.raise_compiler_error("var build_part_rows must be a whole number of rows above 0 (or null for one part); got " ~ rows_per_part) }}
+  {%- endif -%}
+  {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+    {{ return(1) }}
   {%- endif -%}
   {%- set rows = run_query('select count(*) from ' ~ relation).columns[0].values()[0] -%}
   {{ return([1, ((rows + rows_per_part - 1) // rows_per_part) | int] | max) }}
