@@ -32,16 +32,21 @@ def test_parts_build_the_same_table(demo_warehouse: Warehouse, tmp_path: Path) -
             assert missing == 0, f"{missing} rows of {first} not in {second}"
 
 
-def test_a_bad_part_size_names_the_var(demo_warehouse: Warehouse, tmp_path: Path) -> None:
-    shop = copy_warehouse(demo_warehouse, tmp_path / "bad")
-    with pytest.raises(AssertionError, match="build_part_rows must be a whole number"):
-        shop.dbt("run", "--select", "fct_candidates", vars={"build_part_rows": 0})
+def compile_fresh(demo: Warehouse, root: Path, **vars: object) -> Warehouse:
+    """dbt compile of fct_candidates on a new warehouse (nothing built) over the demo's files."""
+    fresh = Warehouse(root, demo.cache)
+    fresh.dbt("compile", "--select", "fct_candidates", vars={"raw_dir": str(demo.raw), **vars})
+    return fresh
+
+
+@pytest.mark.parametrize("rows", [0, 1.5, "many"])
+def test_a_bad_part_size_names_the_var(demo_warehouse: Warehouse, tmp_path: Path, rows) -> None:
+    with pytest.raises(AssertionError, match="build_part_rows must be"):
+        compile_fresh(demo_warehouse, tmp_path, build_part_rows=rows)
 
 
 def test_compiles_before_anything_is_built(demo_warehouse: Warehouse, tmp_path: Path) -> None:
     # dbt compile (or docs generate) on a new warehouse: no candidates to count yet, one part
-    fresh = Warehouse(tmp_path / "fresh", demo_warehouse.cache)
-    (fresh.root / "raw").mkdir(parents=True)
-    fresh.dbt("compile", "--select", "fct_candidates", vars={"raw_dir": str(demo_warehouse.raw)})
+    fresh = compile_fresh(demo_warehouse, tmp_path)
     compiled = next((fresh.root / "target" / "compiled").rglob("fct_candidates.sql")).read_text()
     assert "recsql user part" not in compiled and "int_candidate_sample" in compiled

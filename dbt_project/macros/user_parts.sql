@@ -13,13 +13,10 @@
     rows each. 1 off DuckDB, while parsing, with the var null, or before `relation` is built
     (`dbt compile` on a new warehouse). -#}
 {% macro user_parts(relation) %}
-  {%- set rows_per_part = var('build_part_rows', none) -%}
-  {%- if not execute or rows_per_part is none or target.type != 'duckdb' -%}
+  {%- if not execute or var('build_part_rows', none) is none or target.type != 'duckdb' -%}
     {{ return(1) }}
   {%- endif -%}
-  {%- if rows_per_part is not number or rows_per_part < 1 -%}
-    {{ exceptions.raise_compiler_error("var build_part_rows must be a whole number of rows above 0 (or null for one part); got " ~ rows_per_part) }}
-  {%- endif -%}
+  {%- set rows_per_part = sql_number(var('build_part_rows'), 'build_part_rows', integer=true, minimum=1) | int -%}
   {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
     {{ return(1) }}
   {%- endif -%}
