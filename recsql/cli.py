@@ -227,6 +227,15 @@ def _load_params(config: Path | None, overrides: dict) -> dict:
     " stays, and the rows that choose the rounds and judge the ranker stay whole. 0 keeps all"
     " the build kept: rolled-back train snapshots carry var train_negatives_per_query (50).",
 )
+@click.option(
+    "--max-learning-rows",
+    type=click.IntRange(min=0),
+    default=2_000_000,
+    show_default=True,
+    help="Rows each fit learns from, at most: past it, a fit learns from a random share of the"
+    " queries (whole, with all their sampled rows), so training time stops growing with the"
+    " log. The rows that choose the rounds and judge the ranker stay whole. 0: no limit.",
+)
 @click.option("--seed", default=42, show_default=True, help="Seed for LightGBM and the user split.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="JSON file of LightGBM parameters (options above win).")  # fmt: skip
@@ -240,6 +249,7 @@ def train(
     objective,
     validation_fraction,
     negatives_per_query,
+    max_learning_rows,
     seed,
     config,
     as_json,
@@ -269,6 +279,7 @@ def train(
             early_stopping=early_stopping or training.EARLY_STOPPING,
             validation_fraction=validation_fraction, seed=seed, show_progress=not as_json,
             negatives_per_query=negatives_per_query or None,
+            max_learning_rows=max_learning_rows or None,
         )  # fmt: skip
     except (training.TrainingError, LookupError) as error:
         raise click.ClickException(str(error)) from error
@@ -276,7 +287,8 @@ def train(
         click.echo(json.dumps({
             "model_version": result.model_version, "model_dir": str(result.model_dir),
             "best_iteration": result.best_iteration, "rounds_capped": result.rounds_capped,
-            "train_rows": result.train_rows,
+            "train_rows": result.train_rows, "learning_rows": result.learning_rows,
+            "query_share": result.query_share,
             "train_users": result.train_users, "positives": result.positives,
             "verdict": result.verdict.as_dict() if result.verdict else None,
             "warned_checks": None if warned is None else [check.__dict__ for check in warned],

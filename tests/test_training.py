@@ -277,3 +277,28 @@ def test_train_says_when_the_rounds_ran_out_before_early_stopping(trained_wareho
     (model_dir,) = (path for path in (copy.root / "models").iterdir() if path.name in result.output)
     metadata = json.loads((model_dir / "metadata.json").read_text())
     assert metadata["rounds_capped"] is True and metadata["rounds"] == 2
+
+
+def test_past_max_learning_rows_the_fits_learn_from_a_share_of_the_queries(
+    trained_warehouse, tmp_path
+) -> None:
+    from click.testing import CliRunner
+
+    from recsql.cli import cli
+
+    (default,) = (trained_warehouse.root / "models").glob("*/metadata.json")
+    whole = json.loads(default.read_text())
+    assert whole["query_share"] == 1.0  # the test shop is under the default limit
+    limit = whole["learning_rows"] // 3
+    copy = copy_warehouse(trained_warehouse, tmp_path)
+    with copy.env():
+        args = ["--db", str(copy.db), "--max-learning-rows", str(limit), "--rounds", "20"]
+        result = CliRunner().invoke(cli, ["train", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    trained = json.loads(result.stdout)
+    assert trained["query_share"] == pytest.approx(limit / whole["learning_rows"])
+    assert 0.8 * limit < trained["learning_rows"] < 1.2 * limit
+    metadata = json.loads((Path(trained["model_dir"]) / "metadata.json").read_text())
+    assert metadata["max_learning_rows"] == limit
+    assert metadata["learning_rows"] == trained["learning_rows"]
+    assert metadata["train_rows"] == whole["train_rows"]  # the rows that judge stay whole

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recsql import training
 from recsql.ranking_data import RankingData
@@ -57,3 +58,33 @@ def test_rows_drawn_in_two_goes_are_those_one_go_over_both_draws() -> None:
     second = training.learning_rows(later, 50, seed=5, first_draw=at)
     assert np.array_equal(np.concatenate([first, second]), whole)
     assert not np.array_equal(second, training.learning_rows(later, 50, seed=5))
+
+
+def test_past_the_row_limit_a_fit_learns_from_a_share_of_whole_queries() -> None:
+    sizes = [30 + (i * 7) % 50 for i in range(2_000)]
+    data = queries(sizes, [1 + i % 3 for i in range(2_000)])
+    share = training.query_share(len(data.labels), 20_000)
+    assert share == pytest.approx(20_000 / len(data.labels))
+    keep = training.in_sampled_queries(data, share, seed=3)
+    kept_users = set(data.users[keep].tolist())
+    assert 0.85 * share < len(kept_users) / 2_000 < 1.15 * share
+    # whole queries: a kept user keeps every row, a dropped one none
+    for user in ("u0", "u1", "u2", "u3", "u4", "u5"):
+        rows = keep[data.users == user]
+        assert rows.all() or not rows.any()
+    assert not np.array_equal(keep, training.in_sampled_queries(data, share, seed=4))
+
+
+def test_a_query_is_chosen_the_same_way_wherever_it_comes() -> None:
+    """Train's and test's queries are drawn apart: the choice hangs on the query, not its row."""
+    data = queries([5] * 400, [1] * 400)
+    whole = training.in_sampled_queries(data, 0.5, seed=9)
+    later = data.subset(np.arange(len(data.labels)) >= 1_000)
+    assert np.array_equal(training.in_sampled_queries(later, 0.5, seed=9), whole[1_000:])
+
+
+def test_under_the_row_limit_every_query_stays() -> None:
+    data = queries([40, 60], [1, 2])
+    assert training.query_share(len(data.labels), 100) == 1.0
+    assert training.query_share(len(data.labels), None) == 1.0
+    assert training.in_sampled_queries(data, 1.0, seed=1).all()
