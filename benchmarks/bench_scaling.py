@@ -75,6 +75,8 @@ TRAIN_FIELDS = (
     "train_rows_used",
     "train_users",
     "train_positives",
+    "learning_rows",
+    "query_share",
 )  # the loop whose total time is fitted
 
 
@@ -183,6 +185,8 @@ def step_train(db: Path, rounds: int) -> dict[str, Any]:
         "train_rows_used": trained.train_rows,
         "train_users": trained.train_users,
         "train_positives": trained.positives,
+        "learning_rows": trained.learning_rows,
+        "query_share": round(trained.query_share, 4),
     }
 
 
