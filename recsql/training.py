@@ -100,10 +100,15 @@ class TrainResult:
     query_share: float = 1.0  # share of the queries they were drawn from (max_learning_rows)
 
 
+def stable_hash(text: str) -> int:
+    """A 32-bit hash of ``text`` that every run and machine agrees on (Python's ``hash`` does not)."""
+    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:4], "big")
+
+
 def is_validation_user(users: np.ndarray, seed: int, fraction: float) -> np.ndarray:
     """A stable pseudo-random choice of users (by hash of seed and id), not of rows."""
     buckets = {
-        user: int.from_bytes(hashlib.sha1(f"{seed}:{user}".encode()).digest()[:4], "big") % 10_000
+        user: stable_hash(f"{seed}:{user}") % 10_000
         for user in dict.fromkeys(users.tolist())  # not np.unique: a sort of Python strings
     }
     threshold = fraction * 10_000
@@ -156,10 +161,10 @@ def in_sampled_queries(data: RankingData, share: float, seed: int) -> np.ndarray
     if share >= 1:
         return np.ones(len(data.labels), dtype=bool)
     sizes = group_sizes_in_row_order(data.snapshots, data.users)
-    starts = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64) if len(sizes) else sizes
+    starts = np.cumsum(sizes) - sizes
     draws = np.fromiter(
         (
-            int.from_bytes(hashlib.sha1(f"{seed}:{snapshot}:{user}".encode()).digest()[:4], "big")
+            stable_hash(f"{seed}:{snapshot}:{user}")
             for snapshot, user in zip(data.snapshots[starts], data.users[starts], strict=True)
         ),
         dtype=np.float64,
@@ -302,14 +307,14 @@ def train_ranker(
             merged[CATEGORICAL] = ",".join(str(features.index(c)) for c in categorical)
         learn = learning_rows(keys, negatives_per_query, seed)
         share = query_share(int(learn.sum()), max_learning_rows)
+        learn &= in_sampled_queries(keys, share, seed)
+        counts["learning_rows"] = int(learn.sum())
         if share < 1:
-            learn &= in_sampled_queries(keys, share, seed)
             progress.note(
                 f"each fit learns from {share:.0%} of the queries, drawn at random"
-                f" ({int(learn.sum()):,} rows; --max-learning-rows {max_learning_rows:,})",
+                f" ({counts['learning_rows']:,} rows; --max-learning-rows {max_learning_rows:,})",
                 show_progress,
             )
-        counts["learning_rows"] = int(learn.sum())
         counts["negatives_per_query"] = negatives_per_query
         counts["max_learning_rows"] = max_learning_rows
         counts["query_share"] = round(share, 6)
