@@ -18,8 +18,8 @@ BATCH_ROWS = 100_000  # rows converted at a time: small enough for the allocator
 # calls of 100k rows and 166k in calls of 400k (row-major); column-major was 6-8 % slower
 PREDICT_ROWS = 400_000
 # DuckDB's bound while it sorts a split's ids: at 5M events (26.6M train rows) the sort took
-# 27.6 s at 1GB against 27.2 s at 4GB, and train_ranker's peak while reading them 3,289 MiB
-# against 4,850 (the sort's memory stayed cached beside the id arrays)
+# 27.6 s at 1GB against 27.2 s at 4GB, and the peak of reading them and choosing the learning
+# rows 3,289 MiB against 4,850 (the sort's memory stayed cached beside the id arrays)
 KEYS_MEMORY = "1GB"
 PACKED = "recsql_numeric_features"  # the numeric features as one FLOAT[n] per row
 
