@@ -4,6 +4,8 @@
 -- The two sources (~90M pairs at 5M events) are merged and ranked on integer keys (macro
 -- id_keys for users, the embeddings' item_row for items, which is numbered in item_id order);
 -- text ids come back only for the kept rows.
+-- The profile search reads int_user_profiles as stored and only its narrow output is joined:
+-- a join carrying the 384-float profiles ran DuckDB out of memory at 5M events.
 -- depends_on: {{ ref('int_item_neighbours') }}  (it builds the index the function searches)
 {{ config(enabled=python_models_enabled()) }}  {#- calls Python functions: DuckDB only -#}
 with
