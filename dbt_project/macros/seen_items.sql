@@ -33,3 +33,23 @@
     cross join (select exclude_seen from {{ ref('int_seen_policy') }}) as policy
     where policy.exclude_seen
 {%- endmacro %}
+
+{#- Each user's `top` items of `scored` (user_key, item_key, score) by score, equal scores in
+    item key order (id order, macro id_keys), without what the user had when the build leaves
+    that out (seen_item_keys of `users` and `items`): a generator's ranking on integer keys. -#}
+{% macro top_unseen_keys(scored, users, items, top) -%}
+    select * from (
+        select
+            scored.user_key,
+            scored.item_key,
+            scored.score,
+            row_number() over (
+                partition by scored.user_key order by scored.score desc, scored.item_key
+            ) as generator_rank
+        from {{ scored }} as scored
+        left join ({{ seen_item_keys(users, items) }}) as seen
+            on scored.user_key = seen.user_key and scored.item_key = seen.item_key
+        where seen.item_key is null
+    ) as numbered
+    where generator_rank <= {{ top }}
+{%- endmacro %}

@@ -46,23 +46,7 @@ scored as (
     group by user_items.user_key, neighbours.neighbour_key
 ),
 
-seen as ({{ seen_item_keys('users', 'item_keys') }}),
-
-ranked as (
-    select * from (
-        select
-            scored.user_key,
-            scored.item_key,
-            scored.score,
-            row_number() over (
-                partition by scored.user_key order by scored.score desc, scored.item_key
-            ) as generator_rank
-        from scored
-        left join seen on scored.user_key = seen.user_key and scored.item_key = seen.item_key
-        where seen.item_key is null
-    ) as numbered
-    where generator_rank <= {{ sql_number(var('candidates_item_knn'), 'candidates_item_knn', integer=true) }}
-),
+ranked as ({{ top_unseen_keys('scored', 'users', 'item_keys', sql_number(var('candidates_item_knn'), 'candidates_item_knn', integer=true)) }}),
 
 candidates as (
     select
