@@ -87,12 +87,23 @@ def streaming_scan(
     Yields a cursor to scan on: the bound is the database's, and ``con`` stays free to set it
     back even if the scan stops half-read (a connection with an open result takes no query).
     """
+    with memory_bound(con, budget):
+        cursor = con.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
+@contextlib.contextmanager
+def memory_bound(con: duckdb.DuckDBPyConnection, budget: str) -> Iterator[None]:
+    """DuckDB's memory bound set to ``budget`` while the block runs, then the configured one
+    (``memory_limit``) back: for steps whose sorts spill at about the speed they fit, so the
+    memory the process holds beside them stays bounded."""
     con.execute(f"set memory_limit = '{budget}'")
-    cursor = con.cursor()
     try:
-        yield cursor
+        yield
     finally:
-        cursor.close()
         con.execute(f"set memory_limit = '{memory_limit()}'")
 
 
