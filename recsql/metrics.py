@@ -110,4 +110,5 @@ def novelty(ranked: Ranked, events: np.ndarray, k: int) -> float:
         return 0.0
     events = np.asarray(events, dtype=np.float64)
     share = (events + 1.0) / (events.sum() + len(events))
-    return float(-np.log2(share[shown.item]).mean())
+    # summed in sorted order: the same value whatever order the rows came in from DuckDB
+    return float(np.sort(-np.log2(share[shown.item])).mean())

@@ -58,3 +58,18 @@ def test_coverage_and_novelty() -> None:
 def test_a_user_without_relevant_items_is_refused() -> None:
     with pytest.raises(ValueError):
         ranking_metrics(ranked([(0, 0, 1, False)]), np.array([0]), k=5)
+
+
+def test_novelty_is_the_same_whatever_order_the_rows_come_in() -> None:
+    """Rows come from a parallel DuckDB join in no fixed order; model_metrics must not change
+    from run to run in its last digits."""
+    rng = np.random.default_rng(4)
+    n = 100_000
+    shown = Ranked(user=np.arange(n) // 20, rank=np.arange(n) % 20,
+                   item=rng.integers(0, 50_000, n), hit=np.zeros(n, dtype=bool))  # fmt: skip
+    events = rng.integers(0, 10**6, 50_000)
+    expected = novelty(shown, events, k=10)
+    for _ in range(20):
+        order = rng.permutation(n)
+        shuffled = Ranked(shown.user[order], shown.rank[order], shown.item[order], shown.hit[order])
+        assert novelty(shuffled, events, k=10) == expected
