@@ -88,3 +88,14 @@ def test_under_the_row_limit_every_query_stays() -> None:
     assert training.query_share(len(data.labels), 100) == 1.0
     assert training.query_share(len(data.labels), None) == 1.0
     assert training.in_sampled_queries(data, 1.0, seed=1).all()
+
+
+def test_a_choice_among_some_queries_is_the_choice_over_those_queries_alone() -> None:
+    """The refit draws the test queries with a positive without copying them out: the rows
+    chosen must be the ones a draw over that subset, on its own, would choose."""
+    data = queries([300, 90, 200, 60, 150], [2, 0, 4, 0, 1])
+    among = training.in_positive_groups(data)
+    alone = training.learning_rows(data.subset(among), 50, seed=9, first_draw=700)
+    chosen = training.learning_rows(data, 50, seed=9, first_draw=700, among=among)
+    assert np.array_equal(chosen[among], alone) and not chosen[~among].any()
+    assert np.array_equal(training.learning_rows(data, None, seed=9, among=among), among)
