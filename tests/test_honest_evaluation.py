@@ -88,6 +88,21 @@ def test_each_baseline_is_judged_on_its_full_order_over_every_candidate(trained_
         assert short > 0
 
 
+def test_popularity_gives_every_evaluated_user_a_full_list(trained_warehouse) -> None:
+    """eval_users carries each user's place; the popularity list joins it laterally, so none of
+    its names may capture the list's own (a ``position`` column would cut it to 21 users)."""
+    with duckdb.connect(str(trained_warehouse.db), read_only=True) as con:
+        users = [row[0] for row in con.execute(
+            "select distinct user_id from int_labels where snapshot = 'test' order by 1"
+        ).fetchall()]  # fmt: skip
+        assert len(users) > evaluation.DEPTH + 1
+        con.register("eval_users", evaluation.places("user_id", np.array(users, dtype=object)))
+        counts = con.execute(
+            f"select count(distinct user_id), count(*) from ({evaluation._popularity_top(False)})"
+        ).fetchall()
+    assert counts == [(len(users), len(users) * evaluation.DEPTH)]
+
+
 def test_the_rankers_top_rows_are_by_score_then_row_order() -> None:
     data = RankingData(
         features=np.zeros((6, 0), np.float32),
