@@ -33,8 +33,8 @@ DEPTH = max(metrics.KS)
 MeasuredRow = tuple[str, str, str, int, float, float | None, float | None]
 MetricRow = tuple[str, str, str, str, int, float, float | None, float | None]
 VERDICT_METRIC, VERDICT_K = "ndcg", 10
-# DuckDB's bound while the lists are ranked: at 5M events (20.5M test rows) the test snapshot's
-# evaluation peaked at 3,614 MiB with 2GB against 5,232 at 4GB, in 94 s against 103
+# DuckDB's bound while the lists are ranked: at 5M events (20.5M test rows, random scores)
+# judging the test snapshot peaked at 3,614 MiB with 2GB against 5,232 at 4GB, in 77 s against 84
 EVALUATION_MEMORY = "2GB"
 RANKER = "ranker"
 
@@ -348,8 +348,9 @@ def places(column: str, ids: np.ndarray) -> pa.Table:
 
 def _ranked(con: duckdb.DuckDBPyConnection, ranked_sql: str) -> metrics.Ranked:
     """A method's lists as places in the evaluated users and the catalog (``eval_users``,
-    ``eval_items``), and whether each row is in the user's truth. Joined to the ids' places in DuckDB: looking 1.8M ids up in Python
-    (``np.searchsorted`` on strings) took ~3 s per method at 5M events."""
+    ``eval_items``), and whether each row is in the user's truth. DuckDB joins the ids to their
+    places: looking 1.8M ids up in Python (``np.searchsorted`` on strings) took ~3 s a method
+    at 5M events."""
     rows = con.execute(
         "select eval_users.user_id_place as user, coalesce(eval_items.item_id_place, -1) as item,"
         " ranked.rank, labels.item_id is not null as hit"
