@@ -157,7 +157,7 @@ def evaluate_test_snapshot(
     finally:
         con.unregister("eval_users")
         con.unregister("eval_items")
-        con.unregister("ranker_scores")
+        con.unregister("ranker_lists")
         con.execute("drop table if exists eval_fallback")
     intervals = _intervals({method: per_user for method, (_, per_user) in measured.items()})
     rows: list[MeasuredRow] = []
@@ -320,8 +320,8 @@ def _ranker_top(con: duckdb.DuckDBPyConnection, data: RankingData, scores: np.nd
             "rank": pa.array(rank),
         }
     )
-    con.register("ranker_scores", table)
-    return "select user_id, item_id, rank from ranker_scores"
+    con.register("ranker_lists", table)
+    return "select user_id, item_id, rank from ranker_lists"
 
 
 def top_rows_per_query(

@@ -132,8 +132,8 @@ def load_keys(
 def _keys(con: duckdb.DuckDBPyConnection, query: tuple[str, list], row_ids: bool) -> RankingData:
     where, params = query
     # the sort spills past KEYS_MEMORY instead of keeping up to memory_limit beside the arrays
-    with warehouse.streaming_scan(con, KEYS_MEMORY) as scan:
-        table = scan.sql(
+    with warehouse.memory_bound(con, KEYS_MEMORY):
+        table = con.sql(
             "select snapshot, user_id, item_id, coalesce(label_grade, 0)::integer as label_grade"
             + (", rowid as row_id" if row_ids else "")
             + f" from fct_candidates where {where} order by snapshot, user_id, item_id",

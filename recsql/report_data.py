@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from recsql import attribution, evaluation, metrics, model_files, training, warehouse
-from recsql.ranking_data import feature_matrix, load_split
+from recsql.ranking_data import RankingData, feature_matrix, load_split
 
 TREND_VERSIONS = 10
 SEGMENT_METRIC, SEGMENT_K = "ndcg", 10
@@ -109,7 +109,7 @@ def look_at_test_snapshot(
     scores = booster.predict(test.features) if len(test.labels) else np.zeros(0)
     hit = test.labels > 0
     look = TestLook(scores[hit], scores[~hit], {}, {}, users)
-    ranked = {"ranker": _rank_by_score(test.users, scores, hit, users)}
+    ranked = {"ranker": _rank_by_score(test, scores, hit, users)}
     if baseline and baseline.startswith("gen_"):
         ranked[baseline] = _baseline_ranked(con, baseline[len("gen_") :], users)
     for method, rows in ranked.items():
@@ -123,21 +123,16 @@ def look_at_test_snapshot(
 
 
 def _rank_by_score(
-    row_users: np.ndarray, scores: np.ndarray, hit: np.ndarray, users: np.ndarray
+    data: RankingData, scores: np.ndarray, hit: np.ndarray, users: np.ndarray
 ) -> metrics.Ranked:
-    """Rows (already grouped by user) ranked by score within each user, as metrics wants them."""
-    if not len(scores):
-        return metrics.Ranked(*(np.zeros(0, dtype=np.int64) for _ in range(3)), np.zeros(0, bool))
-    order = np.lexsort((-scores, row_users.astype(str)))
-    sorted_users = row_users[order]
-    starts = np.r_[True, sorted_users[1:] != sorted_users[:-1]]
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
-    rank = np.arange(len(order)) - first
-    index = np.searchsorted(users, sorted_users)
-    index = np.clip(index, 0, len(users) - 1)
-    known = (users[index] == sorted_users) & (rank < evaluation.DEPTH)
+    """Each user's rows ranked by score, as evaluation ranks them (``top_rows_per_query``), as
+    places in ``users``, the users with a truth."""
+    top, rank = evaluation.top_rows_per_query(data, scores, evaluation.DEPTH)
+    row_users = data.users[top]
+    index = np.clip(np.searchsorted(users, row_users), 0, max(0, len(users) - 1))
+    known = users[index] == row_users if len(top) else np.zeros(0, bool)
     return metrics.Ranked(
-        index[known], rank[known], np.zeros(known.sum(), np.int64), hit[order][known]
+        index[known], rank[known], np.zeros(int(known.sum()), np.int64), hit[top][known]
     )
 
 

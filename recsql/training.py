@@ -148,7 +148,7 @@ def learning_rows(
     sizes = group_sizes_in_row_order(data.snapshots, data.users)
     query = np.repeat(np.arange(len(sizes)), sizes)
     generator = np.random.default_rng(seed)
-    generator.bit_generator.advance(first_draw)  # one number per draw: the used ones, unmade
+    generator.bit_generator.advance(first_draw)  # skips the numbers earlier rows used, unmade
     if among is None:
         draw = generator.random(len(data.labels))
     else:

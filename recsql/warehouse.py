@@ -80,9 +80,8 @@ def streaming_scan(
     with a filter and casts needs no more than a few blocks per thread (same speed on 5M rows
     at 256MB as at 4GB). Lowering the bound also hands back what earlier queries left cached
     (the sort of the keys before it). Not for joins or aggregates of the large table itself:
-    they need the full bound (a join of a small table to it streams it, and fits). A sort of a
-    few narrow columns (the ids, ``ranking_data.KEYS_MEMORY``) spills past a bound of 1GB at
-    the same speed.
+    they need the full bound (a join of a small table to it streams it, and fits); a sort of a
+    few narrow columns read whole takes ``memory_bound`` alone (``ranking_data.KEYS_MEMORY``).
 
     Yields a cursor to scan on: the bound is the database's, and ``con`` stays free to set it
     back even if the scan stops half-read (a connection with an open result takes no query).
